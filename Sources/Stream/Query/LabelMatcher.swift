@@ -1,0 +1,63 @@
+/// One label condition, as in PromQL: `account="123"`, `service!="AWSGlue"`, `region=~"us-.*"`,
+/// `service!~"Amazon(S3|EC2)"`. Regexes match the whole value. A missing label is "".
+public struct LabelMatcher: Sendable, Hashable, CustomStringConvertible {
+    public enum Operator: String, Sendable, Hashable, CaseIterable {
+        case equal = "="
+        case notEqual = "!="
+        case matches = "=~"
+        case notMatches = "!~"
+    }
+
+    public let name: String
+    public let op: Operator
+    public let value: String
+
+    public struct InvalidRegex: Error, Sendable, CustomStringConvertible {
+        public let matcher: String
+        public let reason: String
+        public var description: String { "invalid regular expression in \(matcher): \(reason)" }
+    }
+
+    public init(_ name: String, _ op: Operator, _ value: String) throws(InvalidRegex) {
+        self.name = name
+        self.op = op
+        self.value = value
+        if op == .matches || op == .notMatches {
+            do { _ = try Regex(value) } catch { throw InvalidRegex(matcher: "\(name)\(op.rawValue)\"\(value)\"", reason: "\(error)") }
+        }
+    }
+
+    public var description: String { "\(name)\(op.rawValue)\"\(value)\"" }
+
+    /// Compiled once per query; regex results are memoised per distinct value, since a label
+    /// has few distinct values (accounts, services, regions) across many series.
+    final class Compiled {
+        let matcher: LabelMatcher
+        let labelIndex: Int?
+        private let regex: Regex<AnyRegexOutput>?
+        private var memo: [String: Bool] = [:]
+
+        init(_ matcher: LabelMatcher, labelNames: [String]) {
+            self.matcher = matcher
+            self.labelIndex = labelNames.firstIndex(of: matcher.name)
+            self.regex = (matcher.op == .matches || matcher.op == .notMatches) ? try? Regex(matcher.value) : nil
+        }
+
+        func matches(_ labels: [String]) -> Bool {
+            let v = labelIndex.map { labels[$0] } ?? ""
+            switch matcher.op {
+            case .equal: return v == matcher.value
+            case .notEqual: return v != matcher.value
+            case .matches, .notMatches:
+                let hit: Bool
+                if let known = memo[v] {
+                    hit = known
+                } else {
+                    hit = (try? regex?.wholeMatch(in: v)).flatMap { $0 } != nil
+                    memo[v] = hit
+                }
+                return matcher.op == .matches ? hit : !hit
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+extension WindowStore {
+    /// Answers a window query at `atMillis` (wall clock when live, the watermark in replay).
+    public func query(_ q: WindowQuery, atMillis: Int64) throws(QueryError) -> WindowAnswer {
+        let endInstant = atMillis - q.offsetSeconds * 1000
+        let (resolution, ringIndex, first, last) = try plan(q, atMillis: atMillis, endInstant: endInstant)
+        let n = Int(last - first + 1)
+        let names = configuration.labelNames
+        if let by = q.by {
+            for label in by where !names.contains(label) {
+                throw QueryError(message: "unknown label \"\(label)\" in by: the labels are \(names.joined(separator: ", "))")
+            }
+        }
+        let byIndex = q.by.map { $0.map { names.firstIndex(of: $0)! } }
+        let matchers = q.matchers.map { LabelMatcher.Compiled($0, labelNames: names) }
+        let needsBuckets = q.aggregation == .min || q.aggregation == .max
+
+        final class Accumulator {
+            var sum = 0.0
+            var count: UInt64 = 0
+            var series = 0
+            var buckets: [Double]
+            init(buckets: Int) { self.buckets = Array(repeating: 0, count: buckets) }
+        }
+        var groups: [[String]: Accumulator] = [:]
+        var order: [[String]] = []
+
+        for shard in allShards {
+            var start = 0
+            while true {
+                // One chunk per lock hold: writers wait at most this long (see Shard).
+                let done: Bool = shard.withState { s in
+                    let end = min(start + BucketRing.seriesPerChunk, s.seriesCount)
+                    let ring = s.rings[ringIndex]
+                    var series = start
+                    while series < end {
+                        defer { series += 1 }
+                        let labels = s.table.labels[series]
+                        guard matchers.allSatisfy({ $0.matches(labels) }) else { continue }
+                        let key = byIndex.map { $0.map { labels[$0] } } ?? labels
+                        let acc: Accumulator
+                        if let a = groups[key] {
+                            acc = a
+                        } else {
+                            acc = Accumulator(buckets: needsBuckets ? n : 0)
+                            groups[key] = acc
+                            order.append(key)
+                        }
+                        acc.series += 1
+                        if needsBuckets {
+                            ring.forEachBucket(series: series, from: first, through: last) { b, sum, count in
+                                acc.buckets[Int(b - first)] += sum
+                                acc.sum += sum
+                                acc.count += UInt64(count)
+                            }
+                        } else {
+                            let t = ring.total(series: series, from: first, through: last)
+                            acc.sum += t.sum
+                            acc.count += t.count
+                        }
+                    }
+                    start = end
+                    return end >= s.seriesCount
+                }
+                if done { break }
+            }
+        }
+
+        let labelNamesOut = q.by ?? names
+        var result: [WindowAnswer.Group] = []
+        result.reserveCapacity(order.count)
+        for key in order.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            let acc = groups[key]!
+            let value: Double = switch q.aggregation {
+            case .sum: acc.sum
+            case .count: Double(acc.count)
+            case .avg: acc.sum / Double(n)
+            case .min: acc.buckets.min() ?? 0
+            case .max: acc.buckets.max() ?? 0
+            }
+            var labels: [String: String] = [:]
+            for (name, v) in zip(labelNamesOut, key) { labels[name] = v }
+            result.append(.init(labels: labels, value: value, sum: acc.sum, count: acc.count, series: acc.series))
+        }
+        return WindowAnswer(resolution: resolution, startMillis: first * resolution.stepMillis,
+                            endMillis: (last + 1) * resolution.stepMillis, buckets: n, groups: result)
+    }
+
+    /// The finest resolution (or the requested one) whose buckets tile the span and still hold it.
+    private func plan(_ q: WindowQuery, atMillis: Int64, endInstant: Int64)
+        throws(QueryError) -> (Resolution, Int, Int64, Int64) {
+        var reasons: [String] = []
+        for (i, r) in configuration.resolutions.enumerated() {
+            if let step = q.stepSeconds, step != r.stepSeconds { continue }
+            let last = r.bucket(containing: endInstant)
+            let first: Int64
+            switch q.span {
+            case .last(let seconds):
+                guard seconds > 0, seconds % r.stepSeconds == 0 else {
+                    reasons.append("\(DurationText.format(seconds: r.stepSeconds)) buckets do not tile \(DurationText.format(seconds: seconds))")
+                    continue
+                }
+                first = last - seconds / r.stepSeconds + 1
+            case .monthToDate:
+                let start = UTCCalendar.monthStart(containing: endInstant)
+                guard start % r.stepMillis == 0 else {
+                    reasons.append("\(DurationText.format(seconds: r.stepSeconds)) buckets do not start at midnight")
+                    continue
+                }
+                first = r.bucket(containing: start)
+            }
+            guard first > r.bucket(containing: atMillis) - Int64(r.buckets) else {
+                reasons.append("\(DurationText.format(seconds: r.stepSeconds)) buckets keep only \(DurationText.format(seconds: r.retentionSeconds))")
+                continue
+            }
+            return (r, i, first, last)
+        }
+        if let step = q.stepSeconds, !configuration.resolutions.contains(where: { $0.stepSeconds == step }) {
+            throw QueryError(message: "no \(DurationText.format(seconds: step)) resolution is configured")
+        }
+        throw QueryError(message: "no resolution covers this window and offset: " + reasons.joined(separator: "; "))
+    }
+}

@@ -1,0 +1,146 @@
+/// The buckets of one resolution for every series of a shard.
+///
+/// Per series a fixed ring of `resolution.buckets` buckets (a Double sum and a UInt32 count), and
+/// a head: the newest bucket index the series has seen. A slot holds bucket `b` when
+/// `head - buckets < b <= head`; advancing the head clears exactly the slots it reuses, once.
+/// Storage grows in chunks of `seriesPerChunk` series, so memory per series is fixed by the
+/// configuration and nothing is reallocated or copied when series are added.
+final class BucketRing {
+    static let seriesPerChunk = 256
+    static let noHead = Int64.min
+
+    let resolution: Resolution
+    let capacity: Int
+    private var sumChunks: [UnsafeMutablePointer<Double>] = []
+    private var countChunks: [UnsafeMutablePointer<UInt32>] = []
+    private(set) var heads: [Int64] = []
+
+    init(resolution: Resolution) {
+        self.resolution = resolution
+        self.capacity = resolution.buckets
+    }
+
+    deinit {
+        for p in sumChunks { p.deallocate() }
+        for p in countChunks { p.deallocate() }
+    }
+
+    var seriesCount: Int { heads.count }
+    var allocatedBytes: Int { sumChunks.count * Self.seriesPerChunk * capacity * 12 + heads.capacity * 8 }
+
+    func addSeries() {
+        if heads.count == sumChunks.count * Self.seriesPerChunk {
+            let n = Self.seriesPerChunk * capacity
+            let sums = UnsafeMutablePointer<Double>.allocate(capacity: n)
+            sums.initialize(repeating: 0, count: n)
+            let counts = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
+            counts.initialize(repeating: 0, count: n)
+            sumChunks.append(sums)
+            countChunks.append(counts)
+        }
+        heads.append(Self.noHead)
+    }
+
+    @inline(__always)
+    private func base(_ series: Int) -> (UnsafeMutablePointer<Double>, UnsafeMutablePointer<UInt32>) {
+        let chunk = series / Self.seriesPerChunk
+        let offset = (series % Self.seriesPerChunk) * capacity
+        return (sumChunks[chunk] + offset, countChunks[chunk] + offset)
+    }
+
+    @inline(__always)
+    private func slot(_ bucket: Int64) -> Int {
+        let c = Int64(capacity)
+        let r = bucket % c
+        return Int(r < 0 ? r + c : r)
+    }
+
+    /// Adds an amount to the bucket; false when the bucket is older than this ring keeps.
+    /// `evicted` sees every non-empty bucket the ring reuses (bucket index, sum, count).
+    @inline(__always)
+    func add(series: Int, bucket: Int64, amount: Double, count: UInt32 = 1,
+             evicted: ((Int64, Double, UInt32) -> Void)? = nil) -> Bool {
+        let (sums, counts) = base(series)
+        let head = heads[series]
+        if head == Self.noHead {
+            heads[series] = bucket
+        } else if bucket > head {
+            let advance = min(bucket - head, Int64(capacity))
+            var b = bucket - advance + 1
+            while b <= bucket {
+                let s = slot(b)
+                if let evicted, counts[s] != 0 { evicted(b - Int64(capacity), sums[s], counts[s]) }
+                sums[s] = 0
+                counts[s] = 0
+                b += 1
+            }
+            heads[series] = bucket
+        } else if bucket <= head - Int64(capacity) {
+            return false
+        }
+        let s = slot(bucket)
+        sums[s] += amount
+        counts[s] &+= count
+        return true
+    }
+
+    /// Whether a bucket could still be written for this series (used to decide "too old" before
+    /// touching any ring).
+    @inline(__always)
+    func accepts(series: Int, bucket: Int64) -> Bool {
+        let head = heads[series]
+        return head == Self.noHead || bucket > head - Int64(capacity)
+    }
+
+    /// Calls `body(bucket, sum, count)` for each bucket in `first...last` that this series holds
+    /// (buckets outside its live range read as empty and are skipped).
+    @inline(__always)
+    func forEachBucket(series: Int, from first: Int64, through last: Int64,
+                       _ body: (Int64, Double, UInt32) -> Void) {
+        let head = heads[series]
+        guard head != Self.noHead else { return }
+        let lo = max(first, head - Int64(capacity) + 1)
+        let hi = min(last, head)
+        guard lo <= hi else { return }
+        let (sums, counts) = base(series)
+        var b = lo
+        while b <= hi {
+            let s = slot(b)
+            if counts[s] != 0 || sums[s] != 0 { body(b, sums[s], counts[s]) }
+            b += 1
+        }
+    }
+
+    /// Sum and count over `first...last` without a closure: the query fast path.
+    @inline(__always)
+    func total(series: Int, from first: Int64, through last: Int64) -> (sum: Double, count: UInt64) {
+        let head = heads[series]
+        guard head != Self.noHead else { return (0, 0) }
+        let lo = max(first, head - Int64(capacity) + 1)
+        let hi = min(last, head)
+        guard lo <= hi else { return (0, 0) }
+        let (sums, counts) = base(series)
+        var sum = 0.0
+        var count: UInt64 = 0
+        var s = slot(lo)
+        var n = hi - lo + 1
+        while n > 0 {
+            sum += sums[s]
+            count += UInt64(counts[s])
+            s += 1
+            if s == capacity { s = 0 }
+            n -= 1
+        }
+        return (sum, count)
+    }
+
+    /// Restores a series' head (snapshot load); buckets are then added with `set`.
+    func restore(series: Int, head: Int64) { heads[series] = head }
+
+    func set(series: Int, bucket: Int64, sum: Double, count: UInt32) {
+        let (sums, counts) = base(series)
+        let s = slot(bucket)
+        sums[s] = sum
+        counts[s] = count
+    }
+}

@@ -1,0 +1,33 @@
+/// One ring per series at this granularity: `buckets` buckets of `stepSeconds` each, so it
+/// covers `stepSeconds × buckets` of history (the default config: 1m × 2880 = 48h, 1h × 840 = 35d).
+public struct Resolution: Sendable, Hashable, CustomStringConvertible {
+    public let stepSeconds: Int64
+    public let buckets: Int
+
+    public init(stepSeconds: Int64, buckets: Int) {
+        precondition(stepSeconds > 0 && buckets > 0, "a resolution needs a positive step and bucket count")
+        self.stepSeconds = stepSeconds
+        self.buckets = buckets
+    }
+
+    public init(step: Int64, retention: Int64) {
+        self.init(stepSeconds: step, buckets: Int((retention + step - 1) / step))
+    }
+
+    public var stepMillis: Int64 { stepSeconds * 1000 }
+    public var retentionSeconds: Int64 { stepSeconds * Int64(buckets) }
+
+    /// The bucket that holds an instant: floor division, so times before 1970 still land right.
+    @inline(__always)
+    public func bucket(containing millis: Int64) -> Int64 {
+        let q = millis / stepMillis
+        return (millis % stepMillis < 0) ? q - 1 : q
+    }
+
+    public var description: String {
+        "\(DurationText.format(seconds: stepSeconds)) × \(buckets) (\(DurationText.format(seconds: retentionSeconds)))"
+    }
+
+    /// Bytes one series costs in this ring: a Double sum and a UInt32 count per bucket, plus the head.
+    public var bytesPerSeries: Int { buckets * (MemoryLayout<Double>.size + MemoryLayout<UInt32>.size) + 8 }
+}

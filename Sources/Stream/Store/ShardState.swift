@@ -1,0 +1,28 @@
+/// Everything one shard holds. `@unchecked Sendable` because it is only ever touched while its
+/// `Shard`'s mutex is held (the mutex is the only path to it).
+final class ShardState: @unchecked Sendable {
+    let configuration: StoreConfiguration
+    var table = SeriesTable()
+    let rings: [BucketRing]
+    /// Newest event time applied (the event-time clock of replay and backtest).
+    var watermarkMillis = Int64.min
+    /// Kafka: the next offset to read; every message below it is in the windows (or quarantined).
+    var nextOffset: Int64?
+    var applied: UInt64 = 0
+    var rejected = [UInt64](repeating: 0, count: RejectReason.allCases.count)
+    /// Sees buckets the rings reuse (`replay --dump-hourly`); nil in the daemon.
+    var evictionObserver: ((_ series: Int, _ resolution: Int, _ bucket: Int64, _ sum: Double, _ count: UInt32) -> Void)?
+
+    init(configuration: StoreConfiguration) {
+        self.configuration = configuration
+        rings = configuration.resolutions.map { BucketRing(resolution: $0) }
+    }
+
+    var seriesCount: Int { table.count }
+
+    var allocatedBytes: Int { rings.reduce(table.indexBytes) { $0 + $1.allocatedBytes } }
+}
+
+extension RejectReason {
+    var index: Int { RejectReason.allCases.firstIndex(of: self)! }
+}

@@ -1,0 +1,57 @@
+/// Applies events to one shard while its lock is held: the per-event hot path.
+/// Bytes in, numbers into ring buffers; a new series is the only thing that allocates.
+public struct ShardWriter: ~Copyable {
+    let state: ShardState
+    let budget: SeriesBudget
+    /// Latest acceptable event time (live mode), or nil when event time is the only clock.
+    let latestAcceptedMillis: Int64?
+
+    /// Counts the event into every resolution that still holds its bucket.
+    /// Returns why it was refused, or nil when it was counted.
+    @inline(__always)
+    public func apply<L: LabelSource>(_ labels: L, timestampMillis ts: Int64, cost: Double) -> RejectReason? {
+        if let latest = latestAcceptedMillis, ts > latest { return reject(.futureTimestamp) }
+        let hash = SeriesTable.hash(labels)
+        let series: Int
+        if let id = state.table.find(labels, hash: hash) {
+            series = Int(id)
+            var fits = false
+            for ring in state.rings where ring.accepts(series: series, bucket: ring.resolution.bucket(containing: ts)) {
+                fits = true
+                break
+            }
+            if !fits { return reject(.tooOld) }
+        } else {
+            guard budget.take() else { return reject(.seriesLimit) }
+            series = Int(state.table.insert(labels, hash: hash))
+            for ring in state.rings { ring.addSeries() }
+        }
+        let observer = state.evictionObserver
+        for (r, ring) in state.rings.enumerated() {
+            let bucket = ring.resolution.bucket(containing: ts)
+            if let observer {
+                _ = ring.add(series: series, bucket: bucket, amount: cost) { observer(series, r, $0, $1, $2) }
+            } else {
+                _ = ring.add(series: series, bucket: bucket, amount: cost)
+            }
+        }
+        if ts > state.watermarkMillis { state.watermarkMillis = ts }
+        state.applied &+= 1
+        return nil
+    }
+
+    /// Counts a rejection decided outside the store (the parser's), so the shard's
+    /// counters cover every message of its source.
+    public func countRejected(_ reason: RejectReason) { state.rejected[reason.index] &+= 1 }
+
+    /// Kafka: everything below `offset` has been applied or quarantined.
+    public func advance(nextOffset offset: Int64) { state.nextOffset = offset }
+
+    public var nextOffset: Int64? { state.nextOffset }
+
+    @inline(__always)
+    private func reject(_ reason: RejectReason) -> RejectReason {
+        state.rejected[reason.index] &+= 1
+        return reason
+    }
+}

@@ -1,0 +1,31 @@
+/// What shapes the store: resolutions, which labels a series has, and its limits.
+public struct StoreConfiguration: Sendable, Equatable {
+    /// account, service, region, then the configured tag/metadata keys.
+    public var labelNames: [String]
+    public var resolutions: [Resolution]
+    /// Most series (label set × shard) the store will hold; the memory bound.
+    public var maxSeries: Int
+    /// Live mode only: events further ahead of the wall clock are refused (a wrong clock upstream
+    /// would otherwise advance every ring and wipe the history it holds).
+    public var maxFutureSkewSeconds: Int64
+
+    public static let builtinLabelNames = ["account", "service", "region"]
+
+    public init(tagKeys: [String] = [], resolutions: [Resolution] = StoreConfiguration.defaultResolutions,
+                maxSeries: Int = 100_000, maxFutureSkewSeconds: Int64 = 600) {
+        self.labelNames = Self.builtinLabelNames + tagKeys
+        self.resolutions = resolutions.sorted { $0.stepSeconds < $1.stepSeconds }
+        self.maxSeries = maxSeries
+        self.maxFutureSkewSeconds = maxFutureSkewSeconds
+    }
+
+    public static let defaultResolutions = [
+        Resolution(step: 60, retention: 48 * 3600),
+        Resolution(step: 3600, retention: 35 * 86_400),
+    ]
+
+    /// Fixed bytes of ring storage per series (README: memory per series).
+    public var ringBytesPerSeries: Int { resolutions.reduce(0) { $0 + $1.bytesPerSeries } }
+
+    public var longestRetentionSeconds: Int64 { resolutions.map(\.retentionSeconds).max() ?? 0 }
+}
