@@ -35,6 +35,7 @@ let package = Package(
             dependencies: [
                 "CRdKafka", "CSQLite3",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .target(
@@ -60,6 +61,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StreamTests", dependencies: ["Stream"]),
-        .testTarget(name: "IngestdTests", dependencies: ["Ingestd", "Stream"]),
+        .testTarget(name: "IngestdTests", dependencies: [
+            "Ingestd", "Stream",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )

@@ -21,15 +21,18 @@ public struct WindowQuery: Sendable {
     public var offsetSeconds: Int64
     /// A resolution's step in seconds, or nil for the finest one that covers the span.
     public var stepSeconds: Int64?
+    /// Also return each group's value per bucket (oldest first): a range query.
+    public var includeBuckets: Bool
 
     public init(matchers: [LabelMatcher] = [], by: [String]? = nil, aggregation: Aggregation = .sum,
-                span: Span, offsetSeconds: Int64 = 0, stepSeconds: Int64? = nil) {
+                span: Span, offsetSeconds: Int64 = 0, stepSeconds: Int64? = nil, includeBuckets: Bool = false) {
         self.matchers = matchers
         self.by = by
         self.aggregation = aggregation
         self.span = span
         self.offsetSeconds = offsetSeconds
         self.stepSeconds = stepSeconds
+        self.includeBuckets = includeBuckets
     }
 }
 
@@ -40,6 +43,8 @@ public struct WindowAnswer: Sendable {
         public var sum: Double
         public var count: UInt64
         public var series: Int
+        /// Per bucket, oldest first, when `includeBuckets` was asked for.
+        public var buckets: [Double]?
     }
 
     public var resolution: Resolution

@@ -12,7 +12,7 @@ extension WindowStore {
         }
         let byIndex = q.by.map { $0.map { names.firstIndex(of: $0)! } }
         let matchers = q.matchers.map { LabelMatcher.Compiled($0, labelNames: names) }
-        let needsBuckets = q.aggregation == .min || q.aggregation == .max
+        let needsBuckets = q.aggregation == .min || q.aggregation == .max || q.includeBuckets
 
         final class Accumulator {
             var sum = 0.0
@@ -79,7 +79,8 @@ extension WindowStore {
             }
             var labels: [String: String] = [:]
             for (name, v) in zip(labelNamesOut, key) { labels[name] = v }
-            result.append(.init(labels: labels, value: value, sum: acc.sum, count: acc.count, series: acc.series))
+            result.append(.init(labels: labels, value: value, sum: acc.sum, count: acc.count, series: acc.series,
+                                buckets: q.includeBuckets ? acc.buckets : nil))
         }
         return WindowAnswer(resolution: resolution, startMillis: first * resolution.stepMillis,
                             endMillis: (last + 1) * resolution.stepMillis, buckets: n, groups: result)

@@ -64,6 +64,20 @@ public final class Shard: Sendable {
         }
     }
 
+    /// Every non-empty bucket of one resolution, series by series (dumps and tests).
+    public func forEachBucket(stepSeconds: Int64,
+                              _ body: (_ labels: [String], _ bucketStartMillis: Int64, _ sum: Double, _ count: UInt32) -> Void) {
+        withState { s in
+            guard let ring = s.rings.first(where: { $0.resolution.stepSeconds == stepSeconds }) else { return }
+            for series in 0..<s.seriesCount {
+                let labels = s.table.labels[series]
+                ring.forEachBucket(series: series, from: .min / 2, through: .max / 2) { b, sum, count in
+                    body(labels, b * ring.resolution.stepMillis, sum, count)
+                }
+            }
+        }
+    }
+
     func releaseBudget() { budget.release(withState { $0.seriesCount }) }
 }
 

@@ -1,0 +1,34 @@
+# The two commands a user needs: `make run` and `make test` (see README).
+SHELL := /bin/bash
+SWIFT ?= swift
+CONFIG ?= etc/ingestd.yaml
+
+.PHONY: setup build release run test test-swift test-e2e bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(SWIFT) build
+
+release: setup
+	$(SWIFT) build -c release
+
+# Starts the daemon on the default config: with no kafka.brokers it starts an embedded Tansu
+# broker, creates the topic and consumes it; the HTTP API is on 127.0.0.1:9466.
+run: release
+	.build/release/ingestd run --config $(CONFIG)
+
+# The whole suite: Swift unit/integration tests, then end-to-end tests that drive the real
+# binary against a real broker, real SQLite files and real signals.
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	TEST_INGESTD_BIN=$$($(SWIFT) build --show-bin-path)/ingestd python3 -m pytest -q Tests/E2E
+
+bench: setup
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
+	bash scripts/bench-e2e.sh
+
+clean:
+	rm -rf .build Benchmarks/.build

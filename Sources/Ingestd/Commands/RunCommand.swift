@@ -1,0 +1,41 @@
+import ArgumentParser
+import Logging
+import Metrics
+import Prometheus
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the daemon: consume Kafka (or an embedded broker), serve the HTTP API.")
+
+    @Option(name: .shortAndLong, help: "Config file (YAML). Without it, built-in defaults; INGESTD_* variables override either.")
+    var config: String?
+
+    func run() async throws {
+        let settings: IngestdConfig
+        do {
+            settings = try IngestdConfig.load(path: config)
+        } catch {
+            FileHandleOutput.standardError("ingestd: invalid configuration\n\(error)\n")
+            throw ExitCode(78) // EX_CONFIG: systemd will not restart-loop on a broken file
+        }
+        LoggingSetup.bootstrap(level: settings.logLevel)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "ingestd")
+        do {
+            try await Daemon(config: settings, logger: logger, registry: registry).run()
+        } catch {
+            logger.critical("ingestd failed", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+    }
+}
+
+enum FileHandleOutput {
+    static func standardError(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}
+
+import Foundation

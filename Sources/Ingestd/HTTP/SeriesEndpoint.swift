@@ -1,0 +1,87 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import Stream
+
+/// GET /v1/series?match={service="AmazonEC2"}&window=1h&offset=7d&by=account&agg=sum
+/// `window` is a duration or `mtd` (month to date); `by` absent gives one row per series,
+/// `by=` (empty) one total; `step` picks a resolution; `at` (RFC 3339 or epoch ms) sets the
+/// instant, which is otherwise the wall clock (or the watermark when the daemon replays);
+/// `points=true` adds every bucket's value (a range query).
+struct SeriesEndpoint {
+    let store: WindowStore
+    let clock: @Sendable () -> Int64
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/v1/series") { request, _ in
+            let params = request.uri.queryParameters
+            do {
+                let query = try Self.parse(params)
+                let at = try Self.instant(params["at"].map(String.init)) ?? clock()
+                let answer = try store.query(query, atMillis: at)
+                return JSONResponse.make(Answer(answer, query: query, at: at))
+            } catch let error as BadRequest {
+                return JSONResponse.error(.badRequest, error.message)
+            } catch {
+                return JSONResponse.error(.badRequest, "\(error)")
+            }
+        }
+    }
+
+    struct BadRequest: Error { let message: String }
+
+    static func parse(_ params: FlatDictionary<Substring, Substring>) throws -> WindowQuery {
+        let matchers = try params["match"].map { try SeriesSelector.parse(String($0)) } ?? []
+        guard let windowText = params["window"].map(String.init) else {
+            throw BadRequest(message: "window is required, e.g. window=1h or window=mtd")
+        }
+        let span: WindowQuery.Span = windowText == "mtd" ? .monthToDate : .last(seconds: try DurationText.seconds(windowText))
+        let offset = try params["offset"].map { try DurationText.seconds(String($0)) } ?? 0
+        let step = try params["step"].map { try DurationText.seconds(String($0)) }
+        let by = params["by"].map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        let aggText = params["agg"].map(String.init) ?? "sum"
+        guard let agg = WindowQuery.Aggregation(rawValue: aggText) else {
+            throw BadRequest(message: "agg must be one of \(WindowQuery.Aggregation.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let points = params["points"].map { $0 == "true" || $0 == "1" } ?? false
+        return WindowQuery(matchers: matchers, by: by, aggregation: agg, span: span, offsetSeconds: offset,
+                           stepSeconds: step, includeBuckets: points)
+    }
+
+    static func instant(_ text: String?) throws -> Int64? {
+        guard let text else { return nil }
+        if let ms = Int64(text) { return ms }
+        let parsed: Int64? = Array(text.utf8).withUnsafeBytes { Timestamp.parseISO8601($0) }
+        guard let parsed else { throw BadRequest(message: "at must be RFC 3339 (2026-06-01T00:00:00Z) or epoch milliseconds") }
+        return parsed
+    }
+
+    struct Answer: Encodable {
+        struct Row: Encodable {
+            let labels: [String: String]
+            let value: Double
+            let sum: Double
+            let count: UInt64
+            /// With points=true: the value of every bucket, oldest first (from `start`, one per resolution step).
+            let points: [Double]?
+        }
+
+        let at: String
+        let start: String
+        let end: String
+        let resolution: String
+        let buckets: Int
+        let aggregation: String
+        let series: [Row]
+
+        init(_ a: WindowAnswer, query: WindowQuery, at: Int64) {
+            self.at = UTCCalendar.iso8601(millis: at)
+            start = UTCCalendar.iso8601(millis: a.startMillis)
+            end = UTCCalendar.iso8601(millis: a.endMillis)
+            resolution = DurationText.format(seconds: a.resolution.stepSeconds)
+            buckets = a.buckets
+            aggregation = query.aggregation.rawValue
+            series = a.groups.map { Row(labels: $0.labels, value: $0.value, sum: $0.sum, count: $0.count, points: $0.buckets) }
+        }
+    }
+}

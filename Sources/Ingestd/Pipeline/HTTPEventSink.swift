@@ -1,0 +1,111 @@
+import Foundation
+import Logging
+import Stream
+import Synchronization
+
+/// Events posted to /v1/events: parsed and counted into the `http` shard, and journaled in
+/// SQLite before the response says "accepted" — unlike Kafka, nobody can resend them after a
+/// crash. The journal append happens under the shard lock, together with the apply, so a
+/// snapshot (which takes the same lock) sees a request either entirely or not at all; the
+/// shard's position (`nextOffset`) is the next journal seq, and the snapshot's transaction
+/// deletes the journal entries it covers.
+final class HTTPEventSink: Sendable {
+    static let shardKey = "http"
+
+    struct Report: Encodable, Sendable {
+        struct Item: Encodable, Sendable {
+            let index: Int
+            let reason: String
+            let message: String
+        }
+
+        var accepted = 0
+        var rejected = 0
+        var errors: [Item] = []
+    }
+
+    private let store: WindowStore
+    private let journal: EventJournal
+    private let quarantine: Quarantine
+    private let options: EventParserOptions
+    private let logger: Logger
+    private let badEventLogsPerMinute: Int
+    private let requests = Atomic<Int>(0)
+
+    init(store: WindowStore, journal: EventJournal, quarantine: Quarantine, options: EventParserOptions,
+         logger: Logger, badEventLogsPerMinute: Int) {
+        self.store = store
+        self.journal = journal
+        self.quarantine = quarantine
+        self.options = options
+        self.logger = logger
+        self.badEventLogsPerMinute = badEventLogsPerMinute
+    }
+
+    /// Splits a body (JSON array or NDJSON) and ingests every event; per-event errors by index.
+    func ingest(_ body: [UInt8], nowMillis: Int64) throws -> Report {
+        let requestID = requests.wrappingAdd(1, ordering: .relaxed).newValue
+        let parser = EventParser(options: options)
+        let ingestor = EventIngestor(source: .http, quarantine: quarantine, logger: logger,
+                                     badEventLogsPerMinute: badEventLogsPerMinute)
+        var report = Report()
+        try body.withUnsafeBytes { bytes in
+            let ranges = try EventBatch.split(bytes)
+            try store.shard(Self.shardKey).write(nowMillis: nowMillis) { writer in
+                var accepted: [(tsMillis: Int64, cost: Double, labels: [UInt8])] = []
+                for (index, range) in ranges.enumerated() {
+                    let event = UnsafeRawBufferPointer(rebasing: bytes[range])
+                    if let rejection = ingestor.ingest(event, parser: parser, writer: writer,
+                                                       position: .request(id: requestID, index: index), nowMillis: nowMillis) {
+                        report.errors.append(.init(index: index, reason: rejection.reason.rawValue, message: rejection.detail))
+                    } else {
+                        accepted.append((parser.timestampMillis, parser.cost, Self.encodeLabels(parser)))
+                    }
+                }
+                let last = try journal.append(shard: Self.shardKey, entries: accepted)
+                if last > 0 { writer.advance(nextOffset: last + 1) }
+                report.accepted = accepted.count
+                report.rejected = report.errors.count
+            }
+        }
+        try ingestor.flush()
+        return report
+    }
+
+    /// Rebuilds the shard after a restart: the snapshot (if any), then the journal after it.
+    func restore(from snapshots: SnapshotStore) throws -> (fromSnapshot: Bool, journaled: Int) {
+        var fromSnapshot = false
+        if let snapshot = try snapshots.load(shard: Self.shardKey) {
+            do {
+                try store.installShard(from: snapshot.state, key: Self.shardKey)
+                fromSnapshot = true
+            } catch {
+                logger.error("http shard snapshot unusable; rebuilding from the journal alone", metadata: ["error": "\(error)"])
+            }
+        }
+        let shard = store.shard(Self.shardKey)
+        let after = (shard.statistics.nextOffset ?? 1) - 1
+        let entries = try journal.entries(shard: Self.shardKey, after: after)
+        shard.write { writer in
+            for entry in entries {
+                _ = writer.apply(StringLabels(Self.decodeLabels(entry.labels)), timestampMillis: entry.tsMillis, cost: entry.cost)
+                writer.advance(nextOffset: entry.seq + 1)
+            }
+        }
+        return (fromSnapshot, entries.count)
+    }
+
+    /// Label values joined by 0xFF, a byte that never occurs in UTF-8.
+    private static func encodeLabels(_ parser: EventParser) -> [UInt8] {
+        var out: [UInt8] = []
+        for i in 0..<parser.labelCount {
+            if i > 0 { out.append(0xFF) }
+            out.append(contentsOf: parser.labelValue(i))
+        }
+        return out
+    }
+
+    static func decodeLabels(_ bytes: [UInt8]) -> [String] {
+        bytes.split(separator: 0xFF, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+    }
+}

@@ -1,0 +1,549 @@
+/// A one-pass byte-level JSON reader: validates a whole JSON text against RFC 8259 and, on the
+/// way, records the values found at the key paths of an `EventFieldPlan`. Everything else is
+/// validated and skipped without being materialised.
+///
+/// Strictness: the number grammar is exact (no leading zeros, `1.`, `.5`, `+1`, NaN/Infinity);
+/// strings must be well-formed UTF-8 without raw control characters (U+0000–U+001F), escapes
+/// are the eight single-character ones and `\uXXXX`, a surrogate escape must form a pair; no
+/// trailing commas; nesting is limited to `maxDepth`; only whitespace may follow the value. A
+/// leading UTF-8 byte order mark is ignored (RFC 8259 §8.1 allows that; JSONSerialization does
+/// the same).
+///
+/// Duplicate keys: the later member wins, as in Foundation's `JSONSerialization` on Linux, which
+/// builds its dictionary by assigning member after member (`{"a":1,"a":2}` gives `["a": 2]`, and
+/// `{"m":{"x":1},"m":{"y":2}}` gives `["m": ["y": 2]]` — the earlier object is gone entirely).
+/// Checked with swift-corelibs-foundation of Swift 6.3.1; the conformance test pins it.
+///
+/// Memory: a string without escapes is returned as a slice of the input. A string with escapes
+/// is decoded into `scratch`, which the caller allocates once with at least as many bytes as
+/// the input (a decoded string is never longer than its escaped form, so all of them fit).
+/// Nothing is allocated while scanning.
+struct JSONScanner {
+    static let maxDepth = 64
+
+    enum Kind: UInt8 {
+        case absent, string, number, trueLiteral, falseLiteral, null, object, array
+    }
+
+    /// A recorded value. For strings the decoded bytes; for numbers and literals the literal
+    /// text in the input; for objects and arrays only the kind.
+    struct Value {
+        var kind: Kind
+        var start: UnsafePointer<UInt8>?
+        var count: Int
+
+        static var absent: Value { Value(kind: .absent, start: nil, count: 0) }
+
+        var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: start, count: count) }
+    }
+
+    /// Where and why the text is not JSON. A StaticString, so the failure path allocates only
+    /// when the caller formats it.
+    struct SyntaxError: Error {
+        var offset: Int
+        var message: StaticString
+    }
+
+    private let base: UnsafePointer<UInt8>
+    private let end: Int
+    private var pos = 0
+    private var depth = 0
+    private let scratch: UnsafeMutablePointer<UInt8>
+    private var scratchUsed = 0
+    private let nodes: UnsafePointer<EventFieldPlan.Node>
+    private let edges: UnsafePointer<EventFieldPlan.Edge>
+    private let keyBytes: UnsafePointer<UInt8>
+    private let table: UnsafePointer<Int32>
+    private let values: UnsafeMutablePointer<Value>
+
+    /// `values` must hold `plan.leafCount` entries, all `.absent`; `scratch` at least
+    /// `input.count` bytes. Both belong to the caller and outlive the scan.
+    init(input: UnsafeRawBufferPointer, plan: EventFieldPlan,
+         values: UnsafeMutablePointer<Value>, scratch: UnsafeMutablePointer<UInt8>) {
+        // An empty buffer may have no address; any valid pointer will do as nothing is read.
+        base = input.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(scratch)
+        end = input.count
+        self.scratch = scratch
+        nodes = UnsafePointer(plan.nodes.baseAddress!)
+        edges = UnsafePointer(plan.edges.baseAddress!)
+        keyBytes = UnsafePointer(plan.keyBytes.baseAddress!)
+        table = UnsafePointer(plan.table.baseAddress!)
+        self.values = values
+    }
+
+    /// Scans the whole text; returns the kind of the top-level value.
+    mutating func scanDocument() throws(SyntaxError) -> Kind {
+        if end >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF { pos = 3 }
+        skipWhitespace()
+        guard pos < end else { throw SyntaxError(offset: pos, message: "empty input") }
+        let kind: Kind
+        if base[pos] == UInt8(ascii: "{") {
+            pos += 1
+            try scanObject(node: EventFieldPlan.root)
+            kind = .object
+        } else {
+            kind = try skipValue()
+        }
+        skipWhitespace()
+        guard pos == end else { throw SyntaxError(offset: pos, message: "unexpected data after the JSON value") }
+        return kind
+    }
+
+    // MARK: - Containers
+
+    /// Object members after the `{`. `node` is the plan node of this object, or -1 when
+    /// nothing inside it is wanted.
+    private mutating func scanObject(node: Int32) throws(SyntaxError) {
+        try enterContainer()
+        skipWhitespace()
+        if pos < end && base[pos] == UInt8(ascii: "}") {
+            pos += 1
+            depth -= 1
+            return
+        }
+        while true {
+            guard pos < end, base[pos] == UInt8(ascii: "\"") else {
+                throw SyntaxError(offset: pos, message: "expected a string key")
+            }
+            pos += 1
+            var edge: Int32 = -1
+            if node >= 0 {
+                // Decoded keys stay uncommitted in scratch: only needed for the lookup.
+                let key = try scanString(decode: true)
+                edge = findEdge(node: node, key: key.start!, count: key.count)
+            } else {
+                _ = try scanString(decode: false)
+            }
+            skipWhitespace()
+            guard pos < end, base[pos] == UInt8(ascii: ":") else {
+                throw SyntaxError(offset: pos, message: "expected ':' after an object key")
+            }
+            pos += 1
+            skipWhitespace()
+            if edge >= 0 {
+                try scanMember(edge: edge)
+            } else {
+                _ = try skipValue()
+            }
+            skipWhitespace()
+            guard pos < end else { throw SyntaxError(offset: pos, message: "unterminated object") }
+            let c = base[pos]
+            pos += 1
+            if c == UInt8(ascii: ",") {
+                skipWhitespace()
+                if pos < end && base[pos] == UInt8(ascii: "}") {
+                    throw SyntaxError(offset: pos, message: "trailing comma in an object")
+                }
+                continue
+            }
+            if c == UInt8(ascii: "}") { break }
+            throw SyntaxError(offset: pos - 1, message: "expected ',' or '}' in an object")
+        }
+        depth -= 1
+    }
+
+    /// The value of a wanted key. The later of duplicate keys wins, so whatever an earlier one
+    /// recorded at or below this key is forgotten first.
+    @inline(__always)
+    private mutating func scanMember(edge index: Int32) throws(SyntaxError) {
+        let edge = edges[Int(index)]
+        for leaf in Int(edge.clearLower)..<Int(edge.clearUpper) { values[leaf] = .absent }
+        guard pos < end else { throw SyntaxError(offset: pos, message: "expected a value") }
+        if base[pos] == UInt8(ascii: "{") && edge.node >= 0 {
+            if edge.leaf >= 0 { values[Int(edge.leaf)] = Value(kind: .object, start: nil, count: 0) }
+            pos += 1
+            try scanObject(node: edge.node)
+        } else if edge.leaf >= 0 {
+            values[Int(edge.leaf)] = try scanValue()
+        } else {
+            _ = try skipValue()
+        }
+    }
+
+    private mutating func skipArray() throws(SyntaxError) {
+        try enterContainer()
+        skipWhitespace()
+        if pos < end && base[pos] == UInt8(ascii: "]") {
+            pos += 1
+            depth -= 1
+            return
+        }
+        while true {
+            _ = try skipValue()
+            skipWhitespace()
+            guard pos < end else { throw SyntaxError(offset: pos, message: "unterminated array") }
+            let c = base[pos]
+            pos += 1
+            if c == UInt8(ascii: ",") {
+                skipWhitespace()
+                if pos < end && base[pos] == UInt8(ascii: "]") {
+                    throw SyntaxError(offset: pos, message: "trailing comma in an array")
+                }
+                continue
+            }
+            if c == UInt8(ascii: "]") { break }
+            throw SyntaxError(offset: pos - 1, message: "expected ',' or ']' in an array")
+        }
+        depth -= 1
+    }
+
+    @inline(__always)
+    private mutating func enterContainer() throws(SyntaxError) {
+        depth += 1
+        if depth > Self.maxDepth {
+            throw SyntaxError(offset: pos - 1, message: "nested deeper than 64 levels")
+        }
+    }
+
+    // MARK: - Values
+
+    /// A value that is recorded: strings decoded (and kept in scratch), scalars as their text.
+    @inline(__always)
+    private mutating func scanValue() throws(SyntaxError) -> Value {
+        let start = pos
+        if base[pos] == UInt8(ascii: "\"") {
+            pos += 1
+            let content = base + pos
+            let s = try scanString(decode: true)
+            if s.start != content { scratchUsed += s.count }  // decoded: keep it
+            return s
+        }
+        let kind = try skipValue()
+        return Value(kind: kind, start: base + start, count: pos - start)
+    }
+
+    /// Validates one value of any kind and steps over it.
+    private mutating func skipValue() throws(SyntaxError) -> Kind {
+        guard pos < end else { throw SyntaxError(offset: pos, message: "expected a value") }
+        switch base[pos] {
+        case UInt8(ascii: "\""):
+            pos += 1
+            _ = try scanString(decode: false)
+            return .string
+        case UInt8(ascii: "{"):
+            pos += 1
+            try scanObject(node: -1)
+            return .object
+        case UInt8(ascii: "["):
+            pos += 1
+            try skipArray()
+            return .array
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            try scanNumber()
+            return .number
+        case UInt8(ascii: "t"):
+            try scanLiteral("true")
+            return .trueLiteral
+        case UInt8(ascii: "f"):
+            try scanLiteral("false")
+            return .falseLiteral
+        case UInt8(ascii: "n"):
+            try scanLiteral("null")
+            return .null
+        default:
+            throw SyntaxError(offset: pos, message: "expected a value")
+        }
+    }
+
+    private mutating func scanLiteral(_ literal: StaticString) throws(SyntaxError) {
+        let n = literal.utf8CodeUnitCount
+        guard end - pos >= n else { throw SyntaxError(offset: pos, message: "invalid literal") }
+        let text = literal.utf8Start
+        for i in 0..<n where base[pos + i] != text[i] {
+            throw SyntaxError(offset: pos + i, message: "invalid literal")
+        }
+        pos += n
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    private mutating func scanNumber() throws(SyntaxError) {
+        if base[pos] == UInt8(ascii: "-") { pos += 1 }
+        guard pos < end, isDigit(base[pos]) else {
+            throw SyntaxError(offset: pos, message: "invalid number: expected a digit")
+        }
+        if base[pos] == UInt8(ascii: "0") {
+            pos += 1
+            if pos < end && isDigit(base[pos]) {
+                throw SyntaxError(offset: pos, message: "invalid number: leading zero")
+            }
+        } else {
+            skipDigits()
+        }
+        if pos < end && base[pos] == UInt8(ascii: ".") {
+            pos += 1
+            guard pos < end, isDigit(base[pos]) else {
+                throw SyntaxError(offset: pos, message: "invalid number: expected a digit after '.'")
+            }
+            skipDigits()
+        }
+        if pos < end && (base[pos] | 0x20) == UInt8(ascii: "e") {
+            pos += 1
+            if pos < end && (base[pos] == UInt8(ascii: "+") || base[pos] == UInt8(ascii: "-")) { pos += 1 }
+            guard pos < end, isDigit(base[pos]) else {
+                throw SyntaxError(offset: pos, message: "invalid number: expected a digit in the exponent")
+            }
+            skipDigits()
+        }
+    }
+
+    @inline(__always)
+    private func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }
+
+    @inline(__always)
+    private mutating func skipDigits() {
+        while pos < end && isDigit(base[pos]) { pos += 1 }
+    }
+
+    @inline(__always)
+    private mutating func skipWhitespace() {
+        while pos < end {
+            let b = base[pos]
+            // Fast exit: every JSON whitespace byte is <= 0x20.
+            if b > 0x20 { return }
+            guard b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 else { return }
+            pos += 1
+        }
+    }
+
+    // MARK: - Strings
+
+    /// The string after its opening quote. With `decode`, returns its content: a slice of the
+    /// input when it has no escapes, else bytes decoded into scratch at `scratchUsed` (not
+    /// committed; `scanValue` commits).
+    ///
+    /// Inlined fast path: printable ASCII up to the closing quote, 8 bytes at a time. Anything
+    /// else (escapes, non-ASCII, the last few bytes of the input) takes `scanStringSlow`.
+    @inline(__always)
+    private mutating func scanString(decode: Bool) throws(SyntaxError) -> Value {
+        let base = self.base  // locals, not `self.…`: the loop then runs in registers
+        let start = pos
+        var p = pos
+        while end - p >= 8 {
+            let word = UInt64(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self))
+            let special = Self.specialBytes(word)
+            if special != 0 {
+                p += special.trailingZeroBitCount >> 3
+                if base[p] == UInt8(ascii: "\"") {
+                    pos = p + 1
+                    return Value(kind: .string, start: base + start, count: p - start)
+                }
+                break
+            }
+            p += 8
+        }
+        return try scanStringSlow(from: start, at: p, decode: decode)
+    }
+
+    /// `scanString` from `p` on, one byte at a time; `start` is where the content began.
+    private mutating func scanStringSlow(from start: Int, at p: Int, decode: Bool) throws(SyntaxError) -> Value {
+        let base = self.base, end = self.end
+        var p = p
+        while true {
+            while p < end, case let b = base[p], b &- 0x20 < 0x60, b != UInt8(ascii: "\""), b != UInt8(ascii: "\\") {
+                p += 1
+            }
+            pos = p
+            guard p < end else { throw SyntaxError(offset: start - 1, message: "unterminated string") }
+            let b = base[p]
+            if b == UInt8(ascii: "\"") {
+                pos = p + 1
+                return Value(kind: .string, start: base + start, count: p - start)
+            }
+            if b == UInt8(ascii: "\\") { return try scanEscapedString(from: start, decode: decode) }
+            if b < 0x20 { throw SyntaxError(offset: p, message: "control character in string") }
+            p += try Self.utf8SequenceLength(base, at: p, end: end)
+        }
+    }
+
+    /// The high bit of each byte of `w` that is < 0x20, >= 0x80, `"` or `\\`. The lowest set
+    /// bit is exact (the "has zero byte" trick can only add false hits above a true one), so
+    /// its position is the first such byte.
+    @inline(__always)
+    private static func specialBytes(_ w: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = w ^ (ones &* 0x22)
+        let backslash = w ^ (ones &* 0x5C)
+        let below20 = w &- ones &* 0x20
+        let zeroQuote = (quote &- ones) & ~quote
+        let zeroBackslash = (backslash &- ones) & ~backslash
+        return ((below20 | zeroQuote | zeroBackslash) & ~w | w) & highs
+    }
+
+    /// The slow path from the first backslash on. `start` is where the content began.
+    private mutating func scanEscapedString(from start: Int, decode: Bool) throws(SyntaxError) -> Value {
+        let out = scratch + scratchUsed
+        var n = 0
+        if decode {
+            out.update(from: base + start, count: pos - start)
+            n = pos - start
+        }
+        while true {
+            guard pos < end else { throw SyntaxError(offset: start - 1, message: "unterminated string") }
+            let b = base[pos]
+            if b == UInt8(ascii: "\"") {
+                pos += 1
+                return Value(kind: .string, start: UnsafePointer(out), count: n)
+            }
+            if b == UInt8(ascii: "\\") {
+                let scalar = try scanEscape()
+                if decode { n += Self.encodeUTF8(scalar, into: out + n) }
+            } else if b < 0x20 {
+                throw SyntaxError(offset: pos, message: "control character in string")
+            } else if b < 0x80 {
+                if decode { out[n] = b; n += 1 }
+                pos += 1
+            } else {
+                let length = try Self.utf8SequenceLength(base, at: pos, end: end)
+                if decode {
+                    (out + n).update(from: base + pos, count: length)
+                    n += length
+                }
+                pos += length
+            }
+        }
+    }
+
+    /// One escape at `pos` (the backslash); returns the Unicode scalar value.
+    private mutating func scanEscape() throws(SyntaxError) -> UInt32 {
+        let at = pos
+        guard end - pos >= 2 else { throw SyntaxError(offset: at, message: "unterminated escape") }
+        let c = base[pos + 1]
+        pos += 2
+        switch c {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): return UInt32(c)
+        case UInt8(ascii: "b"): return 0x08
+        case UInt8(ascii: "f"): return 0x0C
+        case UInt8(ascii: "n"): return 0x0A
+        case UInt8(ascii: "r"): return 0x0D
+        case UInt8(ascii: "t"): return 0x09
+        case UInt8(ascii: "u"):
+            let unit = try hex4()
+            switch unit {
+            case 0xD800...0xDBFF:
+                guard end - pos >= 6, base[pos] == UInt8(ascii: "\\"), base[pos + 1] == UInt8(ascii: "u") else {
+                    throw SyntaxError(offset: at, message: "high surrogate escape without a low surrogate")
+                }
+                pos += 2
+                let low = try hex4()
+                guard (0xDC00...0xDFFF).contains(low) else {
+                    throw SyntaxError(offset: at, message: "high surrogate escape without a low surrogate")
+                }
+                return 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+            case 0xDC00...0xDFFF:
+                throw SyntaxError(offset: at, message: "low surrogate escape without a high surrogate")
+            default:
+                return unit
+            }
+        default:
+            throw SyntaxError(offset: at, message: "invalid escape")
+        }
+    }
+
+    private mutating func hex4() throws(SyntaxError) -> UInt32 {
+        guard end - pos >= 4 else { throw SyntaxError(offset: pos, message: "truncated \\u escape") }
+        var value: UInt32 = 0
+        for i in 0..<4 {
+            let b = base[pos + i]
+            let digit: UInt8
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = b - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = b - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = b - UInt8(ascii: "A") + 10
+            default: throw SyntaxError(offset: pos + i, message: "invalid hex digit in \\u escape")
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        pos += 4
+        return value
+    }
+
+    private static func encodeUTF8(_ scalar: UInt32, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        switch scalar {
+        case ..<0x80:
+            out[0] = UInt8(scalar)
+            return 1
+        case ..<0x800:
+            out[0] = UInt8(0xC0 | scalar >> 6)
+            out[1] = UInt8(0x80 | scalar & 0x3F)
+            return 2
+        case ..<0x10000:
+            out[0] = UInt8(0xE0 | scalar >> 12)
+            out[1] = UInt8(0x80 | scalar >> 6 & 0x3F)
+            out[2] = UInt8(0x80 | scalar & 0x3F)
+            return 3
+        default:
+            out[0] = UInt8(0xF0 | scalar >> 18)
+            out[1] = UInt8(0x80 | scalar >> 12 & 0x3F)
+            out[2] = UInt8(0x80 | scalar >> 6 & 0x3F)
+            out[3] = UInt8(0x80 | scalar & 0x3F)
+            return 4
+        }
+    }
+
+    /// Length of the well-formed UTF-8 sequence at `pos` (a byte >= 0x80), per the Unicode
+    /// table of well-formed sequences: no overlongs, no surrogates, nothing above U+10FFFF.
+    private static func utf8SequenceLength(_ base: UnsafePointer<UInt8>, at pos: Int,
+                                           end: Int) throws(SyntaxError) -> Int {
+        let b0 = base[pos]
+        let length: Int
+        var low: UInt8 = 0x80, high: UInt8 = 0xBF  // allowed range of the second byte
+        switch b0 {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; low = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; high = 0x9F
+        case 0xF0: length = 4; low = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; high = 0x8F
+        default: throw SyntaxError(offset: pos, message: "invalid UTF-8")
+        }
+        guard end - pos >= length else { throw SyntaxError(offset: pos, message: "invalid UTF-8") }
+        let b1 = base[pos + 1]
+        guard b1 >= low && b1 <= high else { throw SyntaxError(offset: pos, message: "invalid UTF-8") }
+        for i in 2..<max(length, 2) where base[pos + i] & 0xC0 != 0x80 {
+            throw SyntaxError(offset: pos, message: "invalid UTF-8")
+        }
+        return length
+    }
+
+    // MARK: - Plan lookup
+
+    /// Inlined: as a non-mutating call it would copy the whole scanner.
+    @inline(__always)
+    private func findEdge(node: Int32, key: UnsafePointer<UInt8>, count: Int) -> Int32 {
+        let n = nodes[Int(node)]
+        let mask = Int(n.tableMask)
+        var slot = EventFieldPlan.hash(key, count) & mask
+        while true {
+            let e = table[Int(n.tableStart) + slot]
+            if e < 0 { return -1 }
+            let edge = edges[Int(e)]
+            if Int(edge.keyCount) == count && Self.equal(keyBytes + Int(edge.keyStart), key, count) { return e }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// Byte equality with word-sized, possibly overlapping loads that stay inside both ranges.
+    @inline(__always)
+    private static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        if count >= 8 {
+            var i = 0
+            while i + 8 < count {
+                if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+                i += 8
+            }
+            return ra.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+                == rb.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+        }
+        if count >= 4 {
+            return ra.loadUnaligned(as: UInt32.self) == rb.loadUnaligned(as: UInt32.self)
+                && ra.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+                == rb.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+        }
+        for i in 0..<count where a[i] != b[i] { return false }
+        return true
+    }
+}
