@@ -7,7 +7,7 @@ import Darwin
 /// Decimal text → Double, correctly rounded: the same value as `strtod` and as
 /// `JSONSerialization` gives for a JSON number.
 ///
-/// Fast path (Clinger): with at most 15 significant digits the mantissa is exact in a Double,
+/// Fast path (Clinger): with at most 15 mantissa digits the mantissa is exact in a Double,
 /// and so is 10^k for k <= 22, so one IEEE multiplication or division rounds once, correctly.
 /// Everything else goes to `strtod` on a NUL-terminated copy in a buffer allocated at init, under
 /// the "C" locale for this thread only (a process-wide `setlocale` must not turn '.' into ',').
@@ -37,7 +37,7 @@ final class DecimalParser {
     /// digit — every JSON number, plus the looser forms decimal strings use ("+1", "5.", ".5").
     /// nil when the text is not in that grammar (so never NaN; may be ±infinity on overflow).
     func parse(_ text: UnsafeRawBufferPointer) -> Double? {
-        guard let start = text.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        guard let start = text.baseAddress?.assumingMemoryBound(to: UInt8.self), text.count > 0 else { return nil }
         let n = text.count
         var i = 0
         var negative = false
@@ -45,29 +45,27 @@ final class DecimalParser {
             negative = start[0] == UInt8(ascii: "-")
             i = 1
         }
+        // Accumulate every mantissa digit; the sum only matters (and is only exact) when there
+        // are at most 15 digits, which is what the fast path requires.
         var mantissa: UInt64 = 0
-        var significant = 0     // digits from the first non-zero one on
-        var mantissaDigits = 0  // all digits seen
-        var exponent = 0
+        let integerStart = i
         while i < n, case let d = start[i] &- UInt8(ascii: "0"), d < 10 {
-            if significant < 19 { mantissa = mantissa &* 10 &+ UInt64(d) } else { exponent += 1 }
-            if significant > 0 || d != 0 { significant += 1 }
-            mantissaDigits += 1
+            mantissa = mantissa &* 10 &+ UInt64(d)
             i += 1
         }
+        var digits = i - integerStart
+        var exponent = 0
         if i < n && start[i] == UInt8(ascii: ".") {
             i += 1
+            let fractionStart = i
             while i < n, case let d = start[i] &- UInt8(ascii: "0"), d < 10 {
-                if significant < 19 {
-                    mantissa = mantissa &* 10 &+ UInt64(d)
-                    exponent -= 1
-                }
-                if significant > 0 || d != 0 { significant += 1 }
-                mantissaDigits += 1
+                mantissa = mantissa &* 10 &+ UInt64(d)
                 i += 1
             }
+            exponent = fractionStart - i
+            digits += i - fractionStart
         }
-        guard mantissaDigits > 0 else { return nil }
+        guard digits > 0 else { return nil }
         if i < n && (start[i] | 0x20) == UInt8(ascii: "e") {
             i += 1
             var exponentNegative = false
@@ -75,21 +73,19 @@ final class DecimalParser {
                 exponentNegative = start[i] == UInt8(ascii: "-")
                 i += 1
             }
+            let exponentStart = i
             var written = 0
-            var digits = 0
             while i < n, case let d = start[i] &- UInt8(ascii: "0"), d < 10 {
                 if written < 100_000 { written = written * 10 + Int(d) }  // beyond: ±inf or 0 anyway
-                digits += 1
                 i += 1
             }
-            guard digits > 0 else { return nil }
+            guard i > exponentStart else { return nil }
             exponent += exponentNegative ? -written : written
         }
         guard i == n else { return nil }
 
-        if mantissa == 0 { return negative ? -0.0 : 0.0 }
-        if significant <= 15 && exponent >= -22 && exponent <= 22 {
-            let m = Double(mantissa)
+        if digits <= 15 && exponent >= -22 && exponent <= 22 {
+            let m = Double(mantissa)  // exact: below 10^15 < 2^53
             let value = exponent >= 0 ? m * Self.powersOfTen[exponent] : m / Self.powersOfTen[-exponent]
             return negative ? -value : value
         }

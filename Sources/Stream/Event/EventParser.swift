@@ -71,7 +71,7 @@ public final class EventParser {
         scratch = .allocate(capacity: max(options.maxEventBytes, 1))
         labels = .allocate(capacity: 3 + options.tagKeys.count)
         labels.initialize(repeating: UnsafeRawBufferPointer(start: nil, count: 0), count: 3 + options.tagKeys.count)
-        decimals = DecimalParser(maxLength: options.maxEventBytes)
+        decimals = DecimalParser(maxLength: max(options.maxEventBytes, 0))
         currencies = ASCIIKeywordList(options.currencies)
         creditMarkers = ASCIIKeywordList(options.format.creditMarkers)
         tagLeaves = options.tagKeys.indices.map { plan.leaf(of: .tag($0)) }

@@ -95,17 +95,20 @@ struct JSONScanner {
     /// nothing inside it is wanted.
     private mutating func scanObject(node: Int32) throws(SyntaxError) {
         try enterContainer()
-        skipWhitespace()
-        if pos < end && base[pos] == UInt8(ascii: "}") {
-            pos += 1
+        // The structural bytes are read through locals (`p`), synced with `pos` around calls:
+        // `pos` itself lives in memory, and every store through `values` would reload it.
+        let base = self.base, end = self.end
+        var p = Self.skipWhitespace(base, pos, end)
+        if p < end && base[p] == UInt8(ascii: "}") {
+            pos = p + 1
             depth -= 1
             return
         }
         while true {
-            guard pos < end, base[pos] == UInt8(ascii: "\"") else {
-                throw SyntaxError(offset: pos, message: "expected a string key")
+            guard p < end, base[p] == UInt8(ascii: "\"") else {
+                throw SyntaxError(offset: p, message: "expected a string key")
             }
-            pos += 1
+            pos = p + 1
             var edge: Int32 = -1
             if node >= 0 {
                 // Decoded keys stay uncommitted in scratch: only needed for the lookup.
@@ -114,31 +117,30 @@ struct JSONScanner {
             } else {
                 _ = try scanString(decode: false)
             }
-            skipWhitespace()
-            guard pos < end, base[pos] == UInt8(ascii: ":") else {
-                throw SyntaxError(offset: pos, message: "expected ':' after an object key")
+            p = Self.skipWhitespace(base, pos, end)
+            guard p < end, base[p] == UInt8(ascii: ":") else {
+                throw SyntaxError(offset: p, message: "expected ':' after an object key")
             }
-            pos += 1
-            skipWhitespace()
+            pos = Self.skipWhitespace(base, p + 1, end)
             if edge >= 0 {
                 try scanMember(edge: edge)
             } else {
                 _ = try skipValue()
             }
-            skipWhitespace()
-            guard pos < end else { throw SyntaxError(offset: pos, message: "unterminated object") }
-            let c = base[pos]
-            pos += 1
+            p = Self.skipWhitespace(base, pos, end)
+            guard p < end else { throw SyntaxError(offset: p, message: "unterminated object") }
+            let c = base[p]
             if c == UInt8(ascii: ",") {
-                skipWhitespace()
-                if pos < end && base[pos] == UInt8(ascii: "}") {
-                    throw SyntaxError(offset: pos, message: "trailing comma in an object")
+                p = Self.skipWhitespace(base, p + 1, end)
+                if p < end && base[p] == UInt8(ascii: "}") {
+                    throw SyntaxError(offset: p, message: "trailing comma in an object")
                 }
                 continue
             }
             if c == UInt8(ascii: "}") { break }
-            throw SyntaxError(offset: pos - 1, message: "expected ',' or '}' in an object")
+            throw SyntaxError(offset: p, message: "expected ',' or '}' in an object")
         }
+        pos = p + 1
         depth -= 1
     }
 
@@ -294,15 +296,22 @@ struct JSONScanner {
         while pos < end && isDigit(base[pos]) { pos += 1 }
     }
 
+    /// The first index from `from` on that is not JSON whitespace (space, tab, LF, CR).
+    @inline(__always)
+    private static func skipWhitespace(_ base: UnsafePointer<UInt8>, _ from: Int, _ end: Int) -> Int {
+        var p = from
+        while p < end {
+            let b = base[p]
+            if b > 0x20 { return p }  // fast exit: all whitespace bytes are <= 0x20
+            guard b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 else { return p }
+            p += 1
+        }
+        return p
+    }
+
     @inline(__always)
     private mutating func skipWhitespace() {
-        while pos < end {
-            let b = base[pos]
-            // Fast exit: every JSON whitespace byte is <= 0x20.
-            if b > 0x20 { return }
-            guard b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 else { return }
-            pos += 1
-        }
+        pos = Self.skipWhitespace(base, pos, end)
     }
 
     // MARK: - Strings

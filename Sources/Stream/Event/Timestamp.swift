@@ -68,7 +68,7 @@ public enum Timestamp {
     /// milliseconds; the result is exact decimal arithmetic floored to whole milliseconds.
     /// nil when malformed or beyond ±1e18 ms.
     public static func parseEpoch(_ bytes: UnsafeRawBufferPointer) -> Int64? {
-        guard let p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        guard let p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else { return nil }
         let n = bytes.count
         var i = 0
         var negative = false
