@@ -217,6 +217,29 @@ class Broker:
             p.poll(0)
         assert p.flush(60) == 0
 
+    def consume_all(self, topic, expected, timeout=60):
+        """Reads a topic from the beginning with confluent-kafka until `expected` messages arrived."""
+        from confluent_kafka import Consumer
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"e2e-reader-{time.time_ns()}",
+                      "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "enable.auto.commit": False})
+        c.subscribe([topic])
+        out = []
+        deadline = time.time() + timeout
+        try:
+            while len(out) < expected and time.time() < deadline:
+                m = c.poll(0.5)
+                if m is not None and not m.error():
+                    out.append((m.key(), m.value()))
+            # A little longer: more than expected would be a duplicate.
+            end = time.time() + 2
+            while time.time() < end:
+                m = c.poll(0.2)
+                if m is not None and not m.error():
+                    out.append((m.key(), m.value()))
+        finally:
+            c.close()
+        return out
+
     def stop(self):
         for proc in (self.proxy, self.broker):
             if proc and proc.poll() is None:

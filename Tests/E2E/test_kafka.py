@@ -125,7 +125,9 @@ def test_malformed_and_oversized_messages_are_quarantined_with_offsets(broker, w
             mixed.append(bad[(i // 300) % len(bad)])
     broker.produce(TOPIC, mixed)
     n_bad = len(mixed) - len(good)
-    d = Daemon(workdir, brokers=broker.bootstrap, topics=[TOPIC], env=LONG_RETENTION)
+    broker.create_topic("cost-dead-letters", 1)
+    d = Daemon(workdir, brokers=broker.bootstrap, topics=[TOPIC],
+               env={**LONG_RETENTION, "INGESTD_KAFKA_DEAD_LETTER_TOPIC": "cost-dead-letters"})
     daemons.append(d.start())
     wait_for(lambda: metric(d, "ingestd_events_total", source="kafka") == len(good), 60, "every good event counted")
     wait_for(lambda: metric(d, "ingestd_events_bad_total", source="kafka") == n_bad, 30, "every bad event counted")
@@ -136,6 +138,11 @@ def test_malformed_and_oversized_messages_are_quarantined_with_offsets(broker, w
     assert len({(p, o) for _, p, o, _ in rows}) == n_bad
     reasons = {r for *_, r in rows}
     assert reasons == {"invalid_json", "missing_field", "invalid_cost", "invalid_timestamp", "oversized"}, reasons
+    # The dead-letter topic has each bad message once, keyed by where it came from and why,
+    # with its original bytes.
+    dead = broker.consume_all("cost-dead-letters", expected=n_bad)
+    assert sorted(key.decode() for key, _ in dead) == sorted(f"{t}/{p}@{o} {r}" for t, p, o, r in rows)
+    assert sorted(value for _, value in dead) == sorted(bad[(i // 300) % len(bad)] for i in range(0, len(good), 300))
     # Restarting re-reads nothing into the quarantine twice.
     assert d.stop() == 0
     d.start()

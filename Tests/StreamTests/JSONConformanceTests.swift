@@ -641,16 +641,7 @@ private enum DocumentGenerator {
 
     static func iso(_ seconds: Int64, _ rng: inout SplitMix64) -> String {
         let days = seconds / 86400, secs = seconds % 86400
-        // civil_from_days (Hinnant), the inverse of what the parser uses.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        let (y, m, d) = UTCCalendar.civil(days: days)
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
         var text = "\(y)-\(two(m))-\(two(d))\(rng.pick(["T", "T", "t", " "]))\(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60))"
         if rng.chance(0.3) { text += "." + digits(&rng, rng.below(9) + 1) }

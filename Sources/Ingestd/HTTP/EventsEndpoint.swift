@@ -29,6 +29,11 @@ struct EventsEndpoint {
                 return JSONResponse.make(report, status: status)
             } catch let rejection as EventRejection {
                 return JSONResponse.error(.badRequest, "body is neither a JSON array nor NDJSON: \(rejection.detail)")
+            } catch {
+                // The journal append failed after the events were applied: they are counted in
+                // memory but would not survive a crash. A resend would count them twice.
+                return JSONResponse.error(.internalServerError,
+                                          "journal write failed (\(error)): this request's events were counted in memory but are not durable; do not resend them")
             }
         }
     }

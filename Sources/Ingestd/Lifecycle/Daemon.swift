@@ -60,10 +60,14 @@ struct Daemon {
             logger: logger)
         services.append(app)
 
-        let group = ServiceGroup(configuration: .init(
+        var groupConfig = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+            logger: logger)
+        // Past shutdown.grace the services are cancelled: the consumer thread still snapshots
+        // what it holds on its way out, and the next start replays the rest from the broker.
+        groupConfig.maximumGracefulShutdownDuration = .seconds(config.shutdownGraceSeconds)
+        let group = ServiceGroup(configuration: groupConfig)
         logger.info("ingestd started", metadata: [
             "version": "\(IngestdVersion.string)", "data_dir": "\(config.dataDir)",
             "resolutions": "\(config.store.resolutions.map(\.description).joined(separator: ", "))",

@@ -61,7 +61,7 @@ final class KafkaIngestService: Service, @unchecked Sendable {
             var settings = EmbeddedKafka.Configuration(
                 tansuPath: config.kafka.tansuPath.isEmpty ? nil : config.kafka.tansuPath, dataDirectory: config.dataDir,
                 topics: config.kafka.topics.map { TansuBroker.Topic(name: $0.name, partitions: $0.partitions) })
-            settings.bootstrapPort = 0
+            settings.bootstrapPort = config.kafka.embeddedPort
             let kafka = try await EmbeddedKafka.start(settings, logger: logger)
             embedded = kafka
             brokers = kafka.bootstrapServers

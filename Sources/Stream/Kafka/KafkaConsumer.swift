@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 import Logging
 import Synchronization
 
@@ -15,7 +16,8 @@ import Synchronization
 public final class KafkaConsumer: @unchecked Sendable {
     private let rk: OpaquePointer
     private let callbacks: KafkaConsumerCallbacks
-    private let closed = Atomic<Bool>(false)
+    /// 0 open, 1 closing (leaving the group: the revoke handler may still commit), 2 closed.
+    private let state = Atomic<UInt8>(0)
     private var topicNames = KafkaTopicNameCache()
 
     /// - Parameters:
@@ -75,8 +77,9 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// `max.poll.interval.ms` or the group evicts this consumer.
     ///
     /// Error events are not handed to `body`: partition EOF is ignored, other errors go to
-    /// `health.lastError`. If `body` throws, the message it was given counts as not received and
-    /// the rest stay queued for the next call.
+    /// `health.lastError`. If `body` throws, polling stops at that message and the error
+    /// propagates; librdkafka's position is already past it, so it is not handed out again
+    /// (the caller restarts from its own offsets, e.g. the last snapshot's).
     ///
     /// One `rd_kafka_consumer_poll` per message, not `rd_kafka_consume_batch_queue`: in
     /// librdkafka 2.0.x a batch collected across a rebalance can still hold messages fetched for
@@ -86,7 +89,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     public func poll<E: Error>(
         maxMessages: Int, timeoutMilliseconds: Int32, _ body: (KafkaMessageView) throws(E) -> Void
     ) throws(E) -> Int {
-        guard !closed.load(ordering: .relaxed) else { return 0 }
+        guard state.load(ordering: .relaxed) == 0 else { return 0 }
         var received = 0
         var served = 0
         var timeout = timeoutMilliseconds
@@ -134,7 +137,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         try checkOpen("watermarks")
         var low: Int64 = -1
         var high: Int64 = -1
-        let err = rd_kafka_query_watermark_offsets(rk, tp.topic, tp.partition, &low, &high, Int32(timeoutMilliseconds))
+        let err = rd_kafka_query_watermark_offsets(rk, tp.topic, tp.partition, &low, &high, timeoutMilliseconds)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, operation: "query watermarks of \(tp)") }
         return (low, high)
     }
@@ -142,7 +145,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// The watermarks from the last Fetch response for the partition (no request), or nil when
     /// the partition has not been fetched yet.
     public func cachedWatermarks(_ tp: TopicPartition) -> (low: Int64, high: Int64)? {
-        guard !closed.load(ordering: .relaxed) else { return nil }
+        guard state.load(ordering: .relaxed) < 2 else { return nil }
         var low: Int64 = -1
         var high: Int64 = -1
         let err = rd_kafka_get_watermark_offsets(rk, tp.topic, tp.partition, &low, &high)
@@ -188,16 +191,35 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// Leaves the group cleanly (the handler's `partitionsRevoked` runs on this thread first, so
     /// the revoked partitions can be snapshotted and committed), then frees the client.
     /// Idempotent; later calls on this consumer fail with `_STATE`, `poll` returns 0.
-    public func close() {
-        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+    ///
+    /// Freeing waits at most `destroyTimeoutMilliseconds`: librdkafka 2.0.2 can hang for ever in
+    /// `rd_kafka_destroy` (a broker handle reference leak, e.g. after an assigned topic vanished),
+    /// and a shutdown must not. By then the group has been left, so nothing is lost by leaving
+    /// the handle behind.
+    public func close(destroyTimeoutMilliseconds: Int = 10_000) {
+        guard state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged else { return }
         let err = rd_kafka_consumer_close(rk)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             let error = KafkaError(err, operation: "leave the consumer group")
             callbacks.monitor.recordError(code: err.rawValue, reason: error.message)
             callbacks.logger.warning("kafka: \(error)")
         }
-        rd_kafka_destroy(rk)
         callbacks.handler = nil
+        state.store(2, ordering: .releasing)
+        Self.destroy(rk, keepingAlive: callbacks, timeoutMilliseconds: destroyTimeoutMilliseconds)
+    }
+
+    private static func destroy(_ rk: OpaquePointer, keepingAlive callbacks: KafkaConsumerCallbacks, timeoutMilliseconds: Int) {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) let handle = rk
+        Thread.detachNewThread {
+            rd_kafka_destroy(handle)
+            withExtendedLifetime(callbacks) {}  // librdkafka's threads may log until destroy returns
+            done.signal()
+        }
+        if done.wait(timeout: .now() + .milliseconds(timeoutMilliseconds)) == .timedOut {
+            callbacks.logger.error("kafka: librdkafka did not free the consumer within \(timeoutMilliseconds) ms (a known librdkafka 2.0 hang); the group was left, the handle is abandoned")
+        }
     }
 
     /// Called by the rebalance callback, on the poll thread, before the assignment changes.
@@ -218,7 +240,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     }
 
     private func checkOpen(_ operation: String) throws(KafkaError) {
-        guard closed.load(ordering: .relaxed) else { return }
+        guard state.load(ordering: .relaxed) == 2 else { return }
         throw KafkaError.state("\(operation) after close()", remedy: "create a new KafkaConsumer")
     }
 }

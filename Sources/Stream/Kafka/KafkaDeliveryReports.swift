@@ -4,7 +4,8 @@ import Synchronization
 
 /// Counts messages the producer could not deliver and keeps the last failure. Reached from
 /// librdkafka's C delivery-report callback through the configuration opaque; the callback runs
-/// on whichever thread calls `rd_kafka_poll`/`rd_kafka_flush`, hence the mutex.
+/// on whichever thread calls `rd_kafka_poll`/`rd_kafka_flush`, hence the mutex. Also routes the
+/// producer's errors and log lines to `logger` (the log callback runs on librdkafka's threads).
 final class KafkaDeliveryReports: Sendable {
     private let failures = Mutex<(count: Int, last: KafkaError?)>((0, nil))
     let logger: Logger
@@ -27,6 +28,12 @@ final class KafkaDeliveryReports: Sendable {
             guard let opaque else { return }
             let reports = Unmanaged<KafkaDeliveryReports>.fromOpaque(opaque).takeUnretainedValue()
             reports.logger.warning("kafka producer: \(reason.map { String(cString: $0) } ?? "")", metadata: ["code": "\(err)"])
+        }
+        rd_kafka_conf_set_log_cb(conf) { rk, level, _, text in
+            guard let rk, let opaque = rd_kafka_opaque(rk) else { return }
+            let reports = Unmanaged<KafkaDeliveryReports>.fromOpaque(opaque).takeUnretainedValue()
+            reports.logger.log(level: level <= 3 ? .error : level == 4 ? .warning : level <= 6 ? .info : .debug,
+                               "kafka producer: \(text.map { String(cString: $0) } ?? "")")
         }
     }
 

@@ -14,7 +14,7 @@ public enum Timestamp {
               let day = digits(p, 8, 2),
               (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month)
         else { return nil }
-        let days = daysFromCivil(year: year, month: month, day: day)
+        let days = UTCCalendar.days(year: year, month: month, day: day)
         if n == 10 { return days * 86_400_000 }
 
         let separator = p[10]
@@ -153,16 +153,6 @@ public enum Timestamp {
             millis = -millis - (remainderNonZero ? 1 : 0)  // floor, like a truncated ISO fraction
         }
         return millis
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-    static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 
     static func daysInMonth(year: Int64, month: Int64) -> Int64 {
