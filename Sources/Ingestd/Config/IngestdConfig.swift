@@ -178,9 +178,9 @@ struct IngestdConfig: Sendable {
                     }
                     parsed.append(Resolution(step: step, retention: retention))
                 }
-                if parsed.isEmpty { r.fail(store["resolutions"]!.origin, "store.resolutions needs at least one resolution") }
+                if items.isEmpty { r.fail(store["resolutions"]!.origin, "store.resolutions needs at least one resolution") }
                 if Set(parsed.map(\.stepSeconds)).count != parsed.count { r.fail(store["resolutions"]!.origin, "two resolutions have the same step") }
-                resolutions = parsed
+                if !parsed.isEmpty { resolutions = parsed }
             }
         }
         c.store = StoreConfiguration(tagKeys: tagKeys, resolutions: resolutions, maxSeries: maxSeries, maxFutureSkewSeconds: skew)

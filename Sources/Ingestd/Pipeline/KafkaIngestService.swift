@@ -205,6 +205,7 @@ final class KafkaIngestService: Service, @unchecked Sendable {
         Gauge(label: "ingestd_kafka_assigned_partitions").record(state.assignment.count)
         for (tp, next) in state.assignment {
             let dims = [("topic", tp.topic), ("partition", "\(tp.partition)")]
+            // -1: nothing consumed from this partition yet (it may be empty).
             Gauge(label: "ingestd_kafka_next_offset", dimensions: dims).record(next)
             if let lag = state.health.partitions[tp], lag.highWatermark >= 0 {
                 Gauge(label: "ingestd_kafka_consumer_lag", dimensions: dims).record(max(0, lag.highWatermark - max(next, 0)))

@@ -1,7 +1,8 @@
 import Foundation
 
-/// Reads an NDJSON file (gzip-compressed when it ends in .gz) in large blocks and hands out
-/// runs of whole lines, so a replay touches each byte once and allocates per block, not per line.
+/// Reads an NDJSON file (gzip-compressed when it ends in .gz; standard input, uncompressed, when
+/// the path is "-") in large blocks and hands out runs of whole lines, so a replay touches each
+/// byte once and allocates per block, not per line.
 /// Decompression is `gzip -dc` in a child process: the package mirror has no zlib binding, and a
 /// pipe from gzip (≈ 300 MB/s) is faster than the parser anyway.
 public struct NDJSONReader {
@@ -26,7 +27,9 @@ public struct NDJSONReader {
     public func forEachLine(_ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
         var process: Process?
         let handle: FileHandle
-        if path.hasSuffix(".gz") {
+        if path == "-" {
+            handle = .standardInput  // read as it is (not gunzipped) and left open
+        } else if path.hasSuffix(".gz") {
             guard FileManager.default.isReadableFile(atPath: path) else { throw ReadError.cannotOpen(path, "not readable") }
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -40,7 +43,7 @@ public struct NDJSONReader {
             guard let h = FileHandle(forReadingAtPath: path) else { throw ReadError.cannotOpen(path, "no such file or not readable") }
             handle = h
         }
-        defer { try? handle.close() }
+        defer { if path != "-" { try? handle.close() } }
         let fd = handle.fileDescriptor
         var buffer = [UInt8](repeating: 0, count: blockBytes)
         var filled = 0
