@@ -15,14 +15,36 @@ extension WindowStore {
         let needsBuckets = q.aggregation == .min || q.aggregation == .max || q.includeBuckets
 
         final class Accumulator {
+            let key: [String]
             var sum = 0.0
             var count: UInt64 = 0
             var series = 0
             var buckets: [Double]
-            init(buckets: Int) { self.buckets = Array(repeating: 0, count: buckets) }
+            init(key: [String], buckets: Int) {
+                self.key = key
+                self.buckets = Array(repeating: 0, count: buckets)
+            }
         }
-        var groups: [[String]: Accumulator] = [:]
-        var order: [[String]] = []
+        // Groups are found by a hash of the grouping values, so that a series joining an existing
+        // group allocates nothing (a [String] key per series cost one allocation per series).
+        var groups: [Accumulator] = []
+        var groupsByHash: [Int: [Int]] = [:]
+        func group(for labels: [String]) -> Accumulator {
+            var hasher = Hasher()
+            if let byIndex { for i in byIndex { hasher.combine(labels[i]) } } else { hasher.combine(labels) }
+            let h = hasher.finalize()
+            if let candidates = groupsByHash[h] {
+                for g in candidates {
+                    let key = groups[g].key
+                    let same = byIndex.map { idx in idx.indices.allSatisfy { key[$0] == labels[idx[$0]] } } ?? (key == labels)
+                    if same { return groups[g] }
+                }
+            }
+            let acc = Accumulator(key: byIndex.map { $0.map { labels[$0] } } ?? labels, buckets: needsBuckets ? n : 0)
+            groupsByHash[h, default: []].append(groups.count)
+            groups.append(acc)
+            return acc
+        }
 
         for shard in allShards {
             var start = 0
@@ -36,15 +58,7 @@ extension WindowStore {
                         defer { series += 1 }
                         let labels = s.table.labels[series]
                         guard matchers.allSatisfy({ $0.matches(labels) }) else { continue }
-                        let key = byIndex.map { $0.map { labels[$0] } } ?? labels
-                        let acc: Accumulator
-                        if let a = groups[key] {
-                            acc = a
-                        } else {
-                            acc = Accumulator(buckets: needsBuckets ? n : 0)
-                            groups[key] = acc
-                            order.append(key)
-                        }
+                        let acc = group(for: labels)
                         acc.series += 1
                         if needsBuckets {
                             ring.forEachBucket(series: series, from: first, through: last) { b, sum, count in
@@ -67,9 +81,9 @@ extension WindowStore {
 
         let labelNamesOut = q.by ?? names
         var result: [WindowAnswer.Group] = []
-        result.reserveCapacity(order.count)
-        for key in order.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            let acc = groups[key]!
+        result.reserveCapacity(groups.count)
+        for acc in groups.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            let key = acc.key
             let value: Double = switch q.aggregation {
             case .sum: acc.sum
             case .count: Double(acc.count)

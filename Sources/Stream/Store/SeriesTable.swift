@@ -2,7 +2,9 @@
 ///
 /// Lookups hash and compare the label bytes where they lie (the parser's view of the message),
 /// so a known series costs no allocation; only a new series copies its labels, once.
-struct SeriesTable {
+/// A class, not a struct: held in `ShardState`, a struct would be copied out and its five
+/// arrays retained and released on every event (measured: 1.88 M → 2.03 M events/s as a class).
+final class SeriesTable {
     /// Open addressing, linear probing; a slot holds series id + 1, 0 = empty. Power-of-two size.
     private var slots: [UInt32] = Array(repeating: 0, count: 1024)
     private var hashes: [UInt64] = []
@@ -56,7 +58,7 @@ struct SeriesTable {
     }
 
     /// Adds a series known to be absent (after `find` returned nil).
-    mutating func insert<L: LabelSource>(_ source: L, hash: UInt64) -> UInt32 {
+    func insert<L: LabelSource>(_ source: L, hash: UInt64) -> UInt32 {
         let id = UInt32(hashes.count)
         var strings: [String] = []
         strings.reserveCapacity(source.labelCount)
@@ -88,14 +90,14 @@ struct SeriesTable {
         }
     }
 
-    private mutating func place(id: UInt32, hash: UInt64) {
+    private func place(id: UInt32, hash: UInt64) {
         let mask = slots.count - 1
         var i = Int(truncatingIfNeeded: hash) & mask
         while slots[i] != 0 { i = (i + 1) & mask }
         slots[i] = id + 1
     }
 
-    private mutating func grow() {
+    private func grow() {
         slots = Array(repeating: 0, count: slots.count * 2)
         for (id, h) in hashes.enumerated() { place(id: UInt32(id), hash: h) }
     }

@@ -2,7 +2,7 @@
 /// `Shard`'s mutex is held (the mutex is the only path to it).
 final class ShardState: @unchecked Sendable {
     let configuration: StoreConfiguration
-    var table = SeriesTable()
+    let table = SeriesTable()
     let rings: [BucketRing]
     /// Newest event time applied (the event-time clock of replay and backtest).
     var watermarkMillis = Int64.min

@@ -1,0 +1,27 @@
+// swift-tools-version: 6.1
+// The benchmarks live in their own package so that `swift build` and `make test` in the main
+// package never build the benchmark tool or its dependencies. Run: `make bench`, or
+//   cd Benchmarks && swift package --allow-writing-to-package-directory benchmark
+import PackageDescription
+
+let package = Package(
+    name: "IngestdBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "ingestd", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "IngestdBenchmarks",
+            dependencies: [
+                .product(name: "Stream", package: "ingestd"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "IngestdBenchmarks",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark"),
+            ]
+        ),
+    ]
+)
