@@ -16,7 +16,8 @@ public final class EventIngestor {
     private let logger: Logger
     private var log: BadEventLog
     private var pending: [QuarantinedEvent] = []
-    private var acceptedSinceFlush = 0
+    /// Touched per event by the one thread that owns this ingestor: no dynamic exclusivity check.
+    @exclusivity(unchecked) private var acceptedSinceFlush = 0
     private var badSinceFlush = [Int](repeating: 0, count: RejectReason.allCases.count)
     private let acceptedCounter: Counter
     private let badCounters: [Counter]

@@ -11,9 +11,11 @@ final class BucketRing {
 
     let resolution: Resolution
     let capacity: Int
-    private var sumChunks: [UnsafeMutablePointer<Double>] = []
-    private var countChunks: [UnsafeMutablePointer<UInt32>] = []
-    private(set) var heads: [Int64] = []
+    // Unchecked exclusivity: these are touched only while the shard's mutex is held, so the
+    // runtime's dynamic access checks (≈ 4% of a replay in perf) guard nothing.
+    @exclusivity(unchecked) private var sumChunks: [UnsafeMutablePointer<Double>] = []
+    @exclusivity(unchecked) private var countChunks: [UnsafeMutablePointer<UInt32>] = []
+    @exclusivity(unchecked) private(set) var heads: [Int64] = []
 
     init(resolution: Resolution) {
         self.resolution = resolution

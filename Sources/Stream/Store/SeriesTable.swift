@@ -6,11 +6,12 @@
 /// arrays retained and released on every event (measured: 1.88 M → 2.03 M events/s as a class).
 final class SeriesTable {
     /// Open addressing, linear probing; a slot holds series id + 1, 0 = empty. Power-of-two size.
-    private var slots: [UInt32] = Array(repeating: 0, count: 1024)
-    private var hashes: [UInt64] = []
+    // Unchecked exclusivity: a table belongs to one shard and is used under its mutex.
+    @exclusivity(unchecked) private var slots: [UInt32] = Array(repeating: 0, count: 1024)
+    @exclusivity(unchecked) private var hashes: [UInt64] = []
     /// Every series' values back to back, each followed by 0xFF (a byte UTF-8 never contains).
-    private var keyBytes: [UInt8] = []
-    private var keyStart: [Int] = [0]
+    @exclusivity(unchecked) private var keyBytes: [UInt8] = []
+    @exclusivity(unchecked) private var keyStart: [Int] = [0]
     /// The same labels as Strings, for queries and snapshots.
     private(set) var labels: [[String]] = []
 

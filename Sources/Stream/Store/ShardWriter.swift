@@ -12,32 +12,34 @@ public struct ShardWriter: ~Copyable {
     public func apply<L: LabelSource>(_ labels: L, timestampMillis ts: Int64, cost: Double) -> RejectReason? {
         if let latest = latestAcceptedMillis, ts > latest { return reject(.futureTimestamp) }
         let hash = SeriesTable.hash(labels)
-        let series: Int
+        let observer = state.evictionObserver
         if let id = state.table.find(labels, hash: hash) {
-            series = Int(id)
-            var fits = false
-            for ring in state.rings where ring.accepts(series: series, bucket: ring.resolution.bucket(containing: ts)) {
-                fits = true
-                break
+            // A known series: each ring that still holds the bucket counts the event; a ring
+            // refuses it without side effects, so "none took it" means too old.
+            var taken = false
+            for (r, ring) in state.rings.enumerated() {
+                taken = add(ring, r, series: Int(id), ts: ts, cost: cost, observer: observer) || taken
             }
-            if !fits { return reject(.tooOld) }
+            if !taken { return reject(.tooOld) }
         } else {
             guard budget.take() else { return reject(.seriesLimit) }
-            series = Int(state.table.insert(labels, hash: hash))
-            for ring in state.rings { ring.addSeries() }
-        }
-        let observer = state.evictionObserver
-        for (r, ring) in state.rings.enumerated() {
-            let bucket = ring.resolution.bucket(containing: ts)
-            if let observer {
-                _ = ring.add(series: series, bucket: bucket, amount: cost) { observer(series, r, $0, $1, $2) }
-            } else {
-                _ = ring.add(series: series, bucket: bucket, amount: cost)
+            let series = Int(state.table.insert(labels, hash: hash))
+            for (r, ring) in state.rings.enumerated() {
+                ring.addSeries()
+                _ = add(ring, r, series: series, ts: ts, cost: cost, observer: observer)
             }
         }
         if ts > state.watermarkMillis { state.watermarkMillis = ts }
         state.applied &+= 1
         return nil
+    }
+
+    @inline(__always)
+    private func add(_ ring: BucketRing, _ r: Int, series: Int, ts: Int64, cost: Double,
+                     observer: ShardState.EvictionObserver?) -> Bool {
+        let bucket = ring.resolution.bucket(containing: ts)
+        guard let observer else { return ring.add(series: series, bucket: bucket, amount: cost) }
+        return ring.add(series: series, bucket: bucket, amount: cost) { observer(series, r, $0, $1, $2) }
     }
 
     /// Counts a rejection decided outside the store (the parser's), so the shard's
