@@ -135,3 +135,23 @@ def test_bad_config_is_an_error_naming_the_position(workdir, tmp_path):
     assert f"{cfg}:7:11: http.listen must be HOST:PORT" in err, err
     run = subprocess.run([ingestd_bin(), "run"], capture_output=True, timeout=30, env={"INGESTD_STORE_MAX_SERIES": "-3", "PATH": "/usr/bin:/bin"})
     assert run.returncode == 78 and "environment variable INGESTD_STORE_MAX_SERIES" in run.stderr.decode()
+
+
+def test_post_events_in_focus_and_cur_shapes(workdir, daemons):
+    d = Daemon(workdir, env={"INGESTD_STORE_MAX_FUTURE_SKEW": "100000d"})
+    daemons.append(d.start())
+    focus = {"SubAccountId": "333", "ServiceName": "Amazon EC2", "RegionId": "eu-west-1", "ResourceId": "i-9",
+             "BilledCost": "12.5", "BillingCurrency": "USD", "ChargePeriodStart": "2026-11-26T10:00:00Z",
+             "ChargeCategory": "Usage"}
+    credit = dict(focus, BilledCost=-2.5, ChargeCategory="Credit")
+    status, raw = d.post("/v1/events?format=focus", ndjson([focus, credit]))
+    assert status == 200 and json.loads(raw)["accepted"] == 2, raw
+    cur = {"lineItem/UsageAccountId": "444", "lineItem/ProductCode": "AmazonS3", "product/region": "us-east-1",
+           "lineItem/UnblendedCost": 3.0, "lineItem/UsageStartDate": "2026-11-26T10:01:00Z"}
+    status, raw = d.post("/v1/events?format=cur", ndjson([cur]))
+    assert status == 200 and json.loads(raw)["accepted"] == 1, raw
+    status, raw = d.post("/v1/events?format=avro", ndjson([cur]))
+    assert status == 400 and "unknown format" in json.loads(raw)["error"], raw
+    rows = d.series(window="1h", at="2026-11-26T10:30:00Z", by="account,service")["series"]
+    assert [(r["labels"]["account"], r["labels"]["service"], r["value"]) for r in rows] == [
+        ("333", "Amazon EC2", 10.0), ("444", "AmazonS3", 3.0)]

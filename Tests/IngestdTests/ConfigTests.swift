@@ -30,6 +30,7 @@ import Testing
         #expect(file.ingest.currencies == builtIn.ingest.currencies && file.ingest.maxEventBytes == builtIn.ingest.maxEventBytes)
         #expect(file.ingest.quarantinePayloadBytes == builtIn.ingest.quarantinePayloadBytes)
         #expect(file.ingest.badEventLogsPerMinute == builtIn.ingest.badEventLogsPerMinute)
+        #expect(file.ingest.quarantineMaxRows == builtIn.ingest.quarantineMaxRows)
         #expect(file.snapshotIntervalSeconds == builtIn.snapshotIntervalSeconds && file.shutdownGraceSeconds == builtIn.shutdownGraceSeconds)
         #expect(file.kafka.topics == builtIn.kafka.topics && file.kafka.brokers == builtIn.kafka.brokers)
         #expect(file.kafka.groupID == builtIn.kafka.groupID && file.kafka.pollBatch == builtIn.kafka.pollBatch)

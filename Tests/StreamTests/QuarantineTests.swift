@@ -47,6 +47,18 @@ struct QuarantineTests {
             == ["not JSON"])
     }
 
+    @Test func pruningKeepsOnlyTheNewestRows() throws {
+        let directory = try SQLiteTestDirectory()
+        defer { directory.remove() }
+        let quarantine = Quarantine(database: try SQLiteTestSchema.open(directory.path("q.sqlite")))
+        try quarantine.record((0..<10).map { Self.kafkaEvent(offset: $0) })
+        #expect(try quarantine.prune(keepingNewest: 20) == 0)
+        #expect(try quarantine.prune(keepingNewest: 4) == 6)
+        #expect(try quarantine.recent(limit: 100).map(\.offset) == [9, 8, 7, 6])
+        #expect(try quarantine.prune(keepingNewest: 0) == 4)
+        #expect(try quarantine.count() == 0)
+    }
+
     @Test func eventsWithoutAKafkaOffsetAreNeverMerged() throws {
         let directory = try SQLiteTestDirectory()
         defer { directory.remove() }

@@ -30,7 +30,7 @@ struct ReplayCommand: ParsableCommand {
         }
         LoggingSetup.bootstrap(level: settings.logLevel)
         let logger = Logger(label: "ingestd.replay")
-        guard let eventFormat = Self.format(named: format, config: settings) else {
+        guard let eventFormat = settings.namedFormats[format] else {
             throw ValidationError("unknown format \"\(format)\": use coststream, focus, cur or a mapping name from the config")
         }
         if dumpHourly && !settings.store.resolutions.contains(where: { $0.stepSeconds == 3600 }) {
@@ -79,15 +79,6 @@ struct ReplayCommand: ParsableCommand {
         summary += "; \(store.seriesCount) series; \(String(format: "%.3f", seconds)) s, \(Int(Double(lines) / max(seconds, 1e-9))) events/s"
         if let w = store.watermarkMillis { summary += "; watermark \(UTCCalendar.iso8601(millis: w))" }
         FileHandleOutput.standardError(summary + "\n")
-    }
-
-    static func format(named name: String, config: IngestdConfig) -> EventFormat? {
-        switch name {
-        case "coststream": .coststream
-        case "focus": .focus
-        case "cur": .cur
-        default: config.mappings[name].map { .mapping($0) }
-        }
     }
 
     struct HourRow {

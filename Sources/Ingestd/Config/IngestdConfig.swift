@@ -14,6 +14,8 @@ struct IngestdConfig: Sendable {
         var currencies = ["USD"]
         var maxEventBytes = 65_536
         var quarantinePayloadBytes = 4096
+        /// The quarantine keeps the newest this many rows.
+        var quarantineMaxRows = 1_000_000
         /// Per reason and minute; the rest are counted, not logged.
         var badEventLogsPerMinute = 10
     }
@@ -58,7 +60,7 @@ struct IngestdConfig: Sendable {
     static let overridableKeys = [
         "data_dir", "log.level", "http.listen", "http.max_body_bytes",
         "store.max_series", "store.max_future_skew", "store.labels", "store.resolutions",
-        "ingest.currencies", "ingest.max_event_bytes", "ingest.quarantine_payload_bytes", "ingest.bad_event_logs_per_minute",
+        "ingest.currencies", "ingest.max_event_bytes", "ingest.quarantine_payload_bytes", "ingest.quarantine_max_rows", "ingest.bad_event_logs_per_minute",
         "snapshot.interval", "shutdown.grace",
         "kafka.enabled", "kafka.brokers", "kafka.group_id", "kafka.topics", "kafka.dead_letter_topic", "kafka.poll_batch", "kafka.tansu_path", "kafka.embedded_port",
     ]
@@ -184,7 +186,7 @@ struct IngestdConfig: Sendable {
             }
         }
         c.store = StoreConfiguration(tagKeys: tagKeys, resolutions: resolutions, maxSeries: maxSeries, maxFutureSkewSeconds: skew)
-        if let ingest = r.mapping(top["ingest"], "ingest", allowed: ["currencies", "max_event_bytes", "quarantine_payload_bytes", "bad_event_logs_per_minute"]) {
+        if let ingest = r.mapping(top["ingest"], "ingest", allowed: ["currencies", "max_event_bytes", "quarantine_payload_bytes", "quarantine_max_rows", "bad_event_logs_per_minute"]) {
             if let items = r.sequence(ingest["currencies"], "ingest.currencies") {
                 c.ingest.currencies = items.compactMap { item in
                     guard let code = r.string(item, "ingest.currencies[]") else { return nil }
@@ -199,6 +201,7 @@ struct IngestdConfig: Sendable {
             if let v = r.bytes(ingest["max_event_bytes"], "ingest.max_event_bytes") { c.ingest.maxEventBytes = v }
             if let v = r.bytes(ingest["quarantine_payload_bytes"], "ingest.quarantine_payload_bytes") { c.ingest.quarantinePayloadBytes = v }
             if let v = r.int(ingest["bad_event_logs_per_minute"], "ingest.bad_event_logs_per_minute") { c.ingest.badEventLogsPerMinute = v }
+            if let v = r.int(ingest["quarantine_max_rows"], "ingest.quarantine_max_rows", min: 1) { c.ingest.quarantineMaxRows = v }
         }
         if let snapshot = r.mapping(top["snapshot"], "snapshot", allowed: ["interval"]),
            let v = r.duration(snapshot["interval"], "snapshot.interval") {
@@ -246,16 +249,10 @@ struct IngestdConfig: Sendable {
                     }
                     var topic = Topic(name: name)
                     if let f = r.string(m["format"], "kafka.topics[].format") {
-                        switch f {
-                        case "coststream": topic.format = .coststream
-                        case "focus": topic.format = .focus
-                        case "cur": topic.format = .cur
-                        default:
-                            if let mapping = c.mappings[f] {
-                                topic.format = .mapping(mapping)
-                            } else {
-                                r.fail(m["format"]!.origin, "format must be coststream, focus, cur or the name of a mapping under mappings:, got \"\(f)\"")
-                            }
+                        if let format = c.namedFormats[f] {
+                            topic.format = format
+                        } else {
+                            r.fail(m["format"]!.origin, "format must be coststream, focus, cur or the name of a mapping under mappings:, got \"\(f)\"")
                         }
                     }
                     if let p = r.int(m["partitions"], "kafka.topics[].partitions", min: 1) { topic.partitions = p }
@@ -264,6 +261,13 @@ struct IngestdConfig: Sendable {
             }
         }
         return c
+    }
+
+    /// Every format an input may name: the built-in shapes and the configured mappings.
+    var namedFormats: [String: EventFormat] {
+        var formats: [String: EventFormat] = ["coststream": .coststream, "focus": .focus, "cur": .cur]
+        for (name, mapping) in mappings { formats[name] = .mapping(mapping) }
+        return formats
     }
 
     /// The parser options for one input format.

@@ -3,7 +3,8 @@ import NIOCore
 import NIOPosix
 import Stream
 
-/// POST /v1/events: a JSON array or NDJSON. 200 with per-event errors by index when at least
+/// POST /v1/events[?format=focus]: a JSON array or NDJSON of events in one format (default
+/// coststream; also focus, cur and the configured mappings). 200 with per-event errors by index when at least
 /// one event was accepted (or the body was empty), 422 when every event was rejected, 400 when
 /// the body is not a batch at all, 413 when it is larger than http.max_body_bytes.
 struct EventsEndpoint {
@@ -22,11 +23,14 @@ struct EventsEndpoint {
             }
             let bytes = Array(buffer: body)
             let now = clock()
+            let format = request.uri.queryParameters["format"].map(String.init) ?? "coststream"
             do {
                 // SQLite work (the journal's fsync) runs on the blocking pool, not an event loop.
-                let report = try await NIOThreadPool.singleton.runIfActive { try sink.ingest(bytes, nowMillis: now) }
+                let report = try await NIOThreadPool.singleton.runIfActive { try sink.ingest(bytes, format: format, nowMillis: now) }
                 let status: HTTPResponse.Status = (report.accepted == 0 && report.rejected > 0) ? .unprocessableContent : .ok
                 return JSONResponse.make(report, status: status)
+            } catch let unknown as HTTPEventSink.UnknownFormat {
+                return JSONResponse.error(.badRequest, unknown.description)
             } catch let rejection as EventRejection {
                 return JSONResponse.error(.badRequest, "body is neither a JSON array nor NDJSON: \(rejection.detail)")
             } catch {

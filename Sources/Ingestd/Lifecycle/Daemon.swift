@@ -26,7 +26,7 @@ struct Daemon {
         let snapshotter = ShardSnapshotter(store: store, snapshots: snapshots, logger: logger)
 
         let sink = HTTPEventSink(store: store, journal: journal, quarantine: quarantine,
-                                 options: config.parserOptions(format: .coststream), logger: logger,
+                                 formats: config.namedFormats.mapValues { config.parserOptions(format: $0) }, logger: logger,
                                  badEventLogsPerMinute: config.ingest.badEventLogsPerMinute)
         let restored = try sink.restore(from: snapshots)
         logger.info("http shard restored", metadata: ["from_snapshot": "\(restored.fromSnapshot)", "journal_entries": "\(restored.journaled)"])
@@ -34,6 +34,7 @@ struct Daemon {
         var services: [any Service] = [
             PeriodicSnapshotService(snapshotter: snapshotter, intervalSeconds: config.snapshotIntervalSeconds,
                                     shardKeys: [HTTPEventSink.shardKey], logger: logger),
+            QuarantineRetentionService(quarantine: quarantine, maxRows: config.ingest.quarantineMaxRows, logger: logger),
         ]
         var kafka: KafkaIngestService?
         if config.kafka.enabled {

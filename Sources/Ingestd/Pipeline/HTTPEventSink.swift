@@ -27,23 +27,31 @@ final class HTTPEventSink: Sendable {
     private let store: WindowStore
     private let journal: EventJournal
     private let quarantine: Quarantine
-    private let options: EventParserOptions
+    /// Parser options per format name (coststream, focus, cur and the configured mappings).
+    private let formats: [String: EventParserOptions]
     private let logger: Logger
     private let badEventLogsPerMinute: Int
     private let requests = Atomic<Int>(0)
 
-    init(store: WindowStore, journal: EventJournal, quarantine: Quarantine, options: EventParserOptions,
+    init(store: WindowStore, journal: EventJournal, quarantine: Quarantine, formats: [String: EventParserOptions],
          logger: Logger, badEventLogsPerMinute: Int) {
         self.store = store
         self.journal = journal
         self.quarantine = quarantine
-        self.options = options
+        self.formats = formats
         self.logger = logger
         self.badEventLogsPerMinute = badEventLogsPerMinute
     }
 
+    struct UnknownFormat: Error, CustomStringConvertible {
+        let name: String
+        let known: [String]
+        var description: String { "unknown format \"\(name)\": use one of \(known.joined(separator: ", "))" }
+    }
+
     /// Splits a body (JSON array or NDJSON) and ingests every event; per-event errors by index.
-    func ingest(_ body: [UInt8], nowMillis: Int64) throws -> Report {
+    func ingest(_ body: [UInt8], format: String = "coststream", nowMillis: Int64) throws -> Report {
+        guard let options = formats[format] else { throw UnknownFormat(name: format, known: formats.keys.sorted()) }
         let requestID = requests.wrappingAdd(1, ordering: .relaxed).newValue
         let parser = EventParser(options: options)
         let ingestor = EventIngestor(source: .http, quarantine: quarantine, logger: logger,

@@ -30,6 +30,8 @@ final class KafkaIngestService: Service, @unchecked Sendable {
     private var ingestor: EventIngestor!
     private var parsers: [String: EventParser] = [:]
     private var deadLetters: KafkaProducer?
+    /// The offset each partition's saved snapshot covers: an unchanged shard is not rewritten.
+    private var savedOffsets: [TopicPartition: Int64] = [:]
 
     private struct Partition {
         let shard: Shard
@@ -111,6 +113,7 @@ final class KafkaIngestService: Service, @unchecked Sendable {
 
     private func consumeLoop(_ consumer: KafkaConsumer) {
         var lastSnapshot = WallClock.nowMillis()
+        var lastPublish: Int64 = 0
         let intervalMillis = config.snapshotIntervalSeconds * 1000
         while !stopRequested.load(ordering: .relaxed) {
             let now = WallClock.nowMillis()
@@ -122,7 +125,12 @@ final class KafkaIngestService: Service, @unchecked Sendable {
                 snapshotAndCommit(consumer, Array(assigned.keys))
                 lastSnapshot = WallClock.nowMillis()
             }
-            publish(consumer)
+            // Health and positions for /metrics and /readyz: a few times a second, not per poll
+            // (at low rates a poll returns a single message).
+            if WallClock.nowMillis() - lastPublish >= 250 {
+                publish(consumer)
+                lastPublish = WallClock.nowMillis()
+            }
         }
         // Shutdown: the revoke callback inside close() snapshots and commits every partition.
         flushQuarantine()
@@ -163,16 +171,24 @@ final class KafkaIngestService: Service, @unchecked Sendable {
     }
 
     private func snapshotAndCommit(_ consumer: KafkaConsumer, _ partitions: [TopicPartition], removing: Bool = false) {
-        let shards = partitions.compactMap { assigned[$0]?.shard }
+        // Only shards that consumed something since their last snapshot: the row of an unchanged
+        // one already holds exactly this state.
+        var offsets: [TopicPartition: Int64] = [:]
+        var shards: [Shard] = []
+        for tp in partitions {
+            guard let shard = assigned[tp]?.shard, let next = shard.statistics.nextOffset, savedOffsets[tp] != next else { continue }
+            offsets[tp] = next
+            shards.append(shard)
+        }
         guard !shards.isEmpty else { return }
         do {
+            // Each shard is encoded under its lock; only this thread writes it, so `offsets` match.
             try snapshotter.save(shards, nowMillis: WallClock.nowMillis())
         } catch {
             logger.error("snapshot failed; the previous one stays valid", metadata: ["error": "\(error)"])
             return
         }
-        var offsets: [TopicPartition: Int64] = [:]
-        for tp in partitions { if let next = assigned[tp]?.shard.statistics.nextOffset { offsets[tp] = next } }
+        savedOffsets.merge(offsets) { _, new in new }
         do { try consumer.commit(offsets, asynchronous: !removing) } catch {
             logger.warning("offset commit failed (snapshots hold the offsets; this only affects lag tools)", metadata: ["error": "\(error)"])
         }
@@ -225,6 +241,7 @@ extension KafkaIngestService: KafkaRebalanceHandler {
             let key = KafkaShardKey(topic: tp.topic, partition: tp.partition).key
             if let start = restore(tp, key: key, consumer: consumer) {
                 starts[tp] = start
+                savedOffsets[tp] = start
             } else {
                 store.removeShard(key)
                 rebuild.append(tp)
@@ -274,6 +291,7 @@ extension KafkaIngestService: KafkaRebalanceHandler {
         snapshotAndCommit(consumer, partitions, removing: true)
         for tp in partitions {
             assigned[tp] = nil
+            savedOffsets[tp] = nil
             store.removeShard(KafkaShardKey(topic: tp.topic, partition: tp.partition).key)
         }
         logger.info("partitions revoked", metadata: ["partitions": "\(partitions.map { "\($0.topic)/\($0.partition)" })"])

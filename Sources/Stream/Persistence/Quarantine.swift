@@ -138,6 +138,21 @@ public final class Quarantine: Sendable {
         }
     }
 
+    /// Deletes the oldest rows beyond the newest `limit` (one transaction), so a flood of bad
+    /// input cannot fill the disk. Returns how many rows were deleted.
+    @discardableResult
+    public func prune(keepingNewest limit: Int) throws -> Int {
+        try database.transaction { connection in
+            try connection.withStatement(
+                "DELETE FROM quarantine WHERE id <= (SELECT id FROM quarantine ORDER BY id DESC LIMIT 1 OFFSET ?1)"
+            ) { delete in
+                try delete.bind(max(limit, 0), at: 1)
+                _ = try delete.step()
+            }
+            return connection.changes
+        }
+    }
+
     /// All rows, whatever their reason.
     public func count() throws -> Int {
         try database.withConnection { connection in
