@@ -7,10 +7,11 @@ import Synchronization
 /// between instances, so the state of a partition must be separable — snapshotted on revoke,
 /// restored or rebuilt on assign — and it carries the one Kafka offset it covers.
 ///
-/// Concurrency: one mutex per shard. The writer (the consumer thread, or one HTTP request)
-/// takes it once per batch; readers take it per chunk of `BucketRing.seriesPerChunk` series, so
-/// a query over 100,000 series never holds a writer back for more than one chunk's reading
-/// (microseconds), and a writer holds readers back for at most one batch. Every read and write
+/// Concurrency: one mutex per shard. The writer takes it per message (the Kafka consumer
+/// thread, which interleaves partitions) or per batch (an HTTP request, a replay); readers take
+/// it per chunk of `BucketRing.seriesPerChunk` series, so a query over 100,000 series never
+/// holds a writer back for more than one chunk's reading (microseconds), and a writer holds
+/// readers back for at most one message or batch. Every read and write
 /// of ring memory happens under the lock, which is what makes the unsafe pointers safe.
 public final class Shard: Sendable {
     public let key: String
