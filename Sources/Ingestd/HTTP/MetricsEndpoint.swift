@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOPosix
 import Prometheus
 
 /// GET /metrics in the Prometheus text format. Gauges that describe state (series, shards,
@@ -9,7 +10,9 @@ struct MetricsEndpoint {
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/metrics") { _, _ in
-            refresh()
+            // Off the event loop: the refresh reads SQLite (which a snapshot save may hold) and
+            // takes shard locks.
+            try await NIOThreadPool.singleton.runIfActive { refresh() }
             var bytes: [UInt8] = []
             bytes.reserveCapacity(16_384)
             registry.emit(into: &bytes)
