@@ -162,10 +162,9 @@ struct KafkaCompatProxyTests {
         defer { directory.remove() }
         let binary = try await TansuBroker.locateBinary(configuredPath: nil)
         let listenerPort = try LoopbackPort.pickFree()
-        let proxy = try await KafkaCompatProxy(
+        let proxy = try await KafkaCompatProxy.bind(
             listenHost: "127.0.0.1", listenPort: 0, upstreamHost: "127.0.0.1", upstreamPort: listenerPort,
-            logger: logger
-        ).bind()
+            logger: logger)
         let broker = try await TansuBroker.start(
             binary: binary, listenerPort: listenerPort, advertisedPort: proxy.port,
             logFile: directory.path + "/tansu.log", logger: logger)

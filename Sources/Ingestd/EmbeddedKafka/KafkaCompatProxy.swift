@@ -12,45 +12,24 @@ import Synchronization
 /// after reading metadata come through here too.
 ///
 /// ```swift
-/// let proxy = try await KafkaCompatProxy(listenHost: "127.0.0.1", listenPort: 0,
-///                                        upstreamHost: "127.0.0.1", upstreamPort: 9092,
-///                                        logger: logger).bind()
+/// let proxy = try await KafkaCompatProxy.bind(listenHost: "127.0.0.1", listenPort: 0,
+///                                             upstreamHost: "127.0.0.1", upstreamPort: 9092,
+///                                             logger: logger)
 /// print(proxy.port)          // the port picked for 0
 /// await proxy.run()          // until the task is cancelled
 /// ```
-struct KafkaCompatProxy: Sendable {
-    var listenHost: String
-    var listenPort: Int
-    var upstreamHost: String
-    var upstreamPort: Int
-    var logger: Logger
-    var eventLoopGroup: any EventLoopGroup
-
-    init(
+enum KafkaCompatProxy {
+    /// Binds the listening socket and starts accepting connections right away; the
+    /// result tells the port (useful with `listenPort: 0`). Keep it running with
+    /// `run()` or release it with `close()`.
+    static func bind(
         listenHost: String,
         listenPort: Int,
         upstreamHost: String,
         upstreamPort: Int,
         logger: Logger,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
-    ) {
-        self.listenHost = listenHost
-        self.listenPort = listenPort
-        self.upstreamHost = upstreamHost
-        self.upstreamPort = upstreamPort
-        self.logger = logger
-        self.eventLoopGroup = eventLoopGroup
-    }
-
-    /// Binds, then proxies until the calling task is cancelled.
-    func run() async throws {
-        try await bind().run()
-    }
-
-    /// Binds the listening socket and starts accepting connections right away; the
-    /// result tells the port (useful with `listenPort: 0`). Keep it running with
-    /// `run()` or release it with `close()`.
-    func bind() async throws(KafkaCompatProxyError) -> BoundKafkaCompatProxy {
+    ) async throws(KafkaCompatProxyError) -> BoundKafkaCompatProxy {
         let connections = ProxiedChannels()
         let upstream = UpstreamConnector(
             host: upstreamHost, port: upstreamPort, connections: connections, logger: logger)
@@ -72,22 +51,6 @@ struct KafkaCompatProxy: Sendable {
             metadata: ["listen": "\(listenHost):\(port)", "upstream": "\(upstreamHost):\(upstreamPort)"])
         return BoundKafkaCompatProxy(
             host: listenHost, port: port, serverChannel: server, connections: connections)
-    }
-
-    /// Binds a proxy; shorthand for `KafkaCompatProxy(...).bind()`.
-    static func bind(
-        listenHost: String,
-        listenPort: Int,
-        upstreamHost: String,
-        upstreamPort: Int,
-        logger: Logger,
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
-    ) async throws(KafkaCompatProxyError) -> BoundKafkaCompatProxy {
-        try await KafkaCompatProxy(
-            listenHost: listenHost, listenPort: listenPort,
-            upstreamHost: upstreamHost, upstreamPort: upstreamPort,
-            logger: logger, eventLoopGroup: eventLoopGroup
-        ).bind()
     }
 }
 

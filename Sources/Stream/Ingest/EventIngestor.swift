@@ -6,11 +6,6 @@ import Metrics
 /// replay), not shared: it owns parsers with scratch buffers. Messages are handled one at a
 /// time; I/O (quarantine rows, metric updates) happens once per batch in `flush()`.
 public final class EventIngestor {
-    public struct Outcome: Sendable {
-        public var accepted = 0
-        public var rejected: [(index: Int, rejection: EventRejection)] = []
-    }
-
     private let quarantine: Quarantine?
     private let source: QuarantinedEvent.Source
     private let logger: Logger

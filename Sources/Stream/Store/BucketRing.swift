@@ -86,14 +86,6 @@ final class BucketRing {
         return true
     }
 
-    /// Whether a bucket could still be written for this series (used to decide "too old" before
-    /// touching any ring).
-    @inline(__always)
-    func accepts(series: Int, bucket: Int64) -> Bool {
-        let head = heads[series]
-        return head == Self.noHead || bucket > head - Int64(capacity)
-    }
-
     /// Calls `body(bucket, sum, count)` for each bucket in `first...last` that this series holds
     /// (buckets outside its live range read as empty and are skipped).
     @inline(__always)

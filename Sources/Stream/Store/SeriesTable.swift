@@ -3,7 +3,8 @@
 /// Lookups hash and compare the label bytes where they lie (the parser's view of the message),
 /// so a known series costs no allocation; only a new series copies its labels, once.
 /// A class, not a struct: held in `ShardState`, a struct would be copied out and its five
-/// arrays retained and released on every event (measured: 1.88 M → 2.03 M events/s as a class).
+/// arrays retained and released on every event (`make bench` parse+apply: 1.88 M events/s
+/// before; 2.32 M with this and the unchecked exclusivity of the shard-locked state).
 final class SeriesTable {
     /// Open addressing, linear probing; a slot holds series id + 1, 0 = empty. Power-of-two size.
     // Unchecked exclusivity: a table belongs to one shard and is used under its mutex.
