@@ -45,10 +45,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Demo and test tooling, out of the daemon's core: the embedded Tansu broker, the
+        // ApiVersions compat proxy and `produce`. The daemon links it only for those commands
+        // and for the opt-in `kafka.embedded_broker`.
+        .target(
+            name: "DevTools",
+            dependencies: [
+                "Stream",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "Ingestd",
             dependencies: [
-                "Stream", "Alerts",
+                "Stream", "Alerts", "DevTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -61,6 +74,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StreamTests", dependencies: ["Stream"]),
+        .testTarget(name: "DevToolsTests", dependencies: [
+            "DevTools", "Stream",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "IngestdTests", dependencies: [
             "Ingestd", "Stream",
             .product(name: "NIOCore", package: "swift-nio"),

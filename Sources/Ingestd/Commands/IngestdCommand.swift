@@ -1,4 +1,5 @@
 import ArgumentParser
+import DevTools
 
 @main
 struct IngestdCommand: AsyncParsableCommand {

@@ -5,8 +5,10 @@ import Logging
 
 /// `ingestd kafka-compat-proxy`: the ApiVersions compat proxy on its own, for running
 /// Tansu by hand or from other tools.
-struct KafkaCompatProxyCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct KafkaCompatProxyCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "kafka-compat-proxy",
         abstract: "Proxy a Kafka-compatible broker for librdkafka < 2.2 (for tests and demos against Tansu).",
         discussion: """
@@ -24,7 +26,7 @@ struct KafkaCompatProxyCommand: AsyncParsableCommand {
     @Option(help: "The broker's real listener, HOST:PORT.")
     var upstream: HostAndPort
 
-    func run() async throws {
+    public func run() async throws {
         let logger = Logger(label: "ingestd.kafka-compat-proxy")
         let signals = TerminationSignals()  // before binding, so no early SIGTERM is missed
         let proxy = try await KafkaCompatProxy.bind(

@@ -14,13 +14,13 @@ import Darwin
 ///
 /// Tansu listens on `listenerPort` and advertises `advertisedPort`, where the
 /// `KafkaCompatProxy` listens: clients reach Tansu only through the proxy.
-struct TansuBroker: Sendable {
+public struct TansuBroker: Sendable {
     /// A topic to create once the broker is up.
-    struct Topic: Sendable, Equatable, CustomStringConvertible {
-        var name: String
-        var partitions: Int
+    public struct Topic: Sendable, Equatable, CustomStringConvertible {
+        public var name: String
+        public var partitions: Int
 
-        init(name: String, partitions: Int) {
+        public init(name: String, partitions: Int) {
             self.name = name
             self.partitions = partitions
         }
@@ -34,7 +34,7 @@ struct TansuBroker: Sendable {
             self.init(name: String(name), partitions: partitions)
         }
 
-        var description: String { "\(name):\(partitions)" }
+        public var description: String { "\(name):\(partitions)" }
     }
 
     let binary: String
@@ -110,6 +110,9 @@ struct TansuBroker: Sendable {
             "--advertised-listener-url", "tcp://127.0.0.1:\(advertisedPort)",
             // Explicit, so a STORAGE_ENGINE in the environment cannot point it elsewhere.
             "--storage-engine", "memory://tansu/",
+            // Its log lives in memory and dies with it: a fresh id per start tells consumers
+            // (ingestd's snapshots record the cluster id) that this is a different log.
+            "--cluster-id", "ingestd-embedded-\(UInt64.random(in: 1...UInt64.max))",
         ]
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log

@@ -13,8 +13,10 @@ import Stream
 /// JSONScanner is internal and validates whole events against a field plan; this only needs two
 /// top-level members.) Lines come from `NDJSONReader`, as in `ingestd replay`; times are read
 /// and written with `Timestamp` and `UTCCalendar`.
-struct ProduceCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct ProduceCommand: ParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "produce",
         abstract: "Produce NDJSON events (optionally gzip-compressed) to a Kafka topic, keyed by account.",
         discussion: """
@@ -55,7 +57,7 @@ struct ProduceCommand: ParsableCommand {
     @Option(help: "Top-level field that --shift-to-now moves (ISO 8601, or epoch seconds/millis as a number or a string).")
     var timeField = "timestamp"
 
-    func validate() throws {
+    public func validate() throws {
         guard rate >= 0, rate.isFinite else { throw ValidationError("--rate must be 0 (unlimited) or a positive number of events per second") }
         for property in properties where !property.contains("=") {
             throw ValidationError("--property \(property): expected NAME=VALUE, e.g. --property security.protocol=SASL_SSL")
@@ -69,7 +71,7 @@ struct ProduceCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    public func run() throws {
         var kafkaProperties = ["bootstrap.servers": brokers]
         for property in properties {
             let parts = property.split(separator: "=", maxSplits: 1)

@@ -5,7 +5,7 @@ import NIOPosix
 import Synchronization
 import Testing
 
-@testable import Ingestd
+@testable import DevTools
 
 /// The proxy over real sockets, against a scripted upstream: no external tools needed.
 @Suite("Kafka compat proxy over sockets", .serialized, .timeLimit(.minutes(1)))

