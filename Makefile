@@ -14,10 +14,10 @@ build: setup
 release: setup
 	$(SWIFT) build -c release
 
-# Starts the daemon on the default config: with no kafka.brokers it starts an embedded Tansu
-# broker, creates the topic and consumes it; the HTTP API is on 127.0.0.1:9466.
+# Starts the daemon on the default config plus the demo's embedded Tansu broker (opt-in: a
+# production config names kafka.brokers); the HTTP API is on 127.0.0.1:9466.
 run: release
-	.build/release/ingestd run --config $(CONFIG)
+	INGESTD_KAFKA_EMBEDDED_BROKER=true .build/release/ingestd run --config $(CONFIG)
 
 # The whole suite: Swift unit/integration tests, then end-to-end tests that drive the real
 # binary against a real broker, real SQLite files and real signals.

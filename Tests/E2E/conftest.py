@@ -86,10 +86,11 @@ class Daemon:
             self.env["INGESTD_KAFKA_PROPERTY_HEARTBEAT_INTERVAL_MS"] = "1000"
         self.env.update(env or {})
         self.proc = None
+        self.args = []  # extra `ingestd run` arguments
 
     def start(self, wait_ready=True, ready_timeout=60):
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([ingestd_bin(), "run"], env=self.env, stdout=log, stderr=log)
+        self.proc = subprocess.Popen([ingestd_bin(), "run", *self.args], env=self.env, stdout=log, stderr=log)
         wait_for(lambda: self.get("/healthz")[0] == 200 or self._died(), 30, "ingestd /healthz")
         assert self.proc.poll() is None, f"ingestd exited early: {self.log_tail()}"
         if wait_ready:

@@ -310,13 +310,8 @@ struct SQLiteTestDirectory {
 
 /// The stream persistence schema as the daemon would open it.
 enum SQLiteTestSchema {
-    static let migrations = [
-        SQLiteDatabase.Migration(version: 1, name: "stream persistence",
-                                 sql: Quarantine.schemaSQL + SnapshotStore.schemaSQL + EventJournal.schemaSQL),
-    ]
-
     static func open(_ path: String, busyTimeoutMillis: Int32 = 5_000) throws -> SQLiteDatabase {
-        try SQLiteDatabase(path: path, busyTimeoutMillis: busyTimeoutMillis, migrations: migrations)
+        try SQLiteDatabase(path: path, busyTimeoutMillis: busyTimeoutMillis, schema: [StreamSchema.module])
     }
 }
 

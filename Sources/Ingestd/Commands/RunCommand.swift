@@ -11,10 +11,14 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Config file (YAML). Without it, built-in defaults; INGESTD_* variables override either.")
     var config: String?
 
+    @Flag(help: "Start even if a store layout change (store.resolutions, store.labels) cannot carry all HTTP-ingested history over: keep what converts, drop the rest.")
+    var discardHTTPHistory = false
+
     func run() async throws {
         let settings: IngestdConfig
         do {
             settings = try IngestdConfig.load(path: config)
+            try settings.validateForRun()
         } catch {
             FileHandleOutput.standardError("ingestd: invalid configuration\n\(error)\n")
             throw ExitCode(78) // EX_CONFIG: systemd will not restart-loop on a broken file
@@ -24,7 +28,7 @@ struct RunCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "ingestd")
         do {
-            try await Daemon(config: settings, logger: logger, registry: registry).run()
+            try await Daemon(config: settings, logger: logger, registry: registry, discardHTTPHistory: discardHTTPHistory).run()
         } catch {
             logger.critical("ingestd failed", metadata: ["error": "\(error)"])
             throw ExitCode.failure

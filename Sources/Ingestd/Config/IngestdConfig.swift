@@ -30,8 +30,10 @@ struct IngestdConfig: Sendable {
     struct Kafka: Sendable {
         /// false: HTTP ingest only (small setups without Kafka).
         var enabled = true
-        /// Empty: start an embedded Tansu broker behind the compat proxy (the demo default).
+        /// Bootstrap servers; required unless `embeddedBroker`.
         var brokers = ""
+        /// Demo only (`make run` sets it): start an in-memory Tansu broker behind the compat proxy.
+        var embeddedBroker = false
         var groupID = "ingestd"
         var topics = [Topic(name: "cost-events")]
         var deadLetterTopic = ""
@@ -62,7 +64,7 @@ struct IngestdConfig: Sendable {
         "store.max_series", "store.max_future_skew", "store.labels", "store.resolutions",
         "ingest.currencies", "ingest.max_event_bytes", "ingest.quarantine_payload_bytes", "ingest.quarantine_max_rows", "ingest.bad_event_logs_per_minute",
         "snapshot.interval", "shutdown.grace",
-        "kafka.enabled", "kafka.brokers", "kafka.group_id", "kafka.topics", "kafka.dead_letter_topic", "kafka.poll_batch", "kafka.tansu_path", "kafka.embedded_port",
+        "kafka.enabled", "kafka.brokers", "kafka.embedded_broker", "kafka.group_id", "kafka.topics", "kafka.dead_letter_topic", "kafka.poll_batch", "kafka.tansu_path", "kafka.embedded_port",
     ]
 
     static func environmentName(_ key: String) -> String {
@@ -227,9 +229,10 @@ struct IngestdConfig: Sendable {
                     chargeType: r.string(m["charge_type"], "\(path).charge_type"), tags: r.string(m["tags"], "\(path).tags"))
             }
         }
-        if let kafka = r.mapping(top["kafka"], "kafka", allowed: ["enabled", "brokers", "group_id", "topics", "dead_letter_topic", "properties", "poll_batch", "tansu_path", "embedded_port"]) {
+        if let kafka = r.mapping(top["kafka"], "kafka", allowed: ["enabled", "brokers", "embedded_broker", "group_id", "topics", "dead_letter_topic", "properties", "poll_batch", "tansu_path", "embedded_port"]) {
             if let v = r.bool(kafka["enabled"], "kafka.enabled") { c.kafka.enabled = v }
             if let v = r.string(kafka["brokers"], "kafka.brokers") { c.kafka.brokers = v }
+            if let v = r.bool(kafka["embedded_broker"], "kafka.embedded_broker") { c.kafka.embeddedBroker = v }
             if let v = r.string(kafka["group_id"], "kafka.group_id") { c.kafka.groupID = v }
             if let v = r.string(kafka["dead_letter_topic"], "kafka.dead_letter_topic") { c.kafka.deadLetterTopic = v }
             if let v = r.int(kafka["poll_batch"], "kafka.poll_batch", min: 1) { c.kafka.pollBatch = v }
@@ -261,6 +264,20 @@ struct IngestdConfig: Sendable {
             }
         }
         return c
+    }
+
+    /// What `ingestd run` needs beyond a well-formed file: a Kafka to consume. The built-in
+    /// defaults name no brokers, so a daemon started with no config fails here, loudly, instead
+    /// of quietly consuming from a throw-away demo broker under systemd.
+    func validateForRun() throws(ConfigErrors) {
+        guard kafka.enabled else { return }
+        let origin = ConfigOrigin.defaults
+        if kafka.brokers.isEmpty && !kafka.embeddedBroker {
+            throw ConfigErrors(errors: [ConfigError(origin: origin, message: "kafka.brokers is empty: set it (INGESTD_KAFKA_BROKERS) to your cluster's bootstrap servers, or kafka.enabled: false for HTTP ingest only; kafka.embedded_broker: true starts a throw-away in-memory demo broker (`make run` does)")])
+        }
+        if !kafka.brokers.isEmpty && kafka.embeddedBroker {
+            throw ConfigErrors(errors: [ConfigError(origin: origin, message: "kafka.brokers and kafka.embedded_broker are both set: choose one")])
+        }
     }
 
     /// Every format an input may name: the built-in shapes and the configured mappings.

@@ -12,6 +12,8 @@ import Stream
 struct SeriesEndpoint {
     let store: WindowStore
     let clock: @Sendable () -> Int64
+    /// While the daemon is not ready (restoring, rebalancing, catching up) answers are partial.
+    let readiness: Readiness
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/v1/series") { request, _ in
@@ -21,8 +23,11 @@ struct SeriesEndpoint {
                 let at = try Self.instant(params["at"].map(String.init)) ?? clock()
                 // Off the event loop: a query over many series is milliseconds of CPU, and it can
                 // wait on a shard lock held through the HTTP journal's fsync.
+                let before = readiness.reasons
                 let answer = try await NIOThreadPool.singleton.runIfActive { try store.query(query, atMillis: at) }
-                return JSONResponse.make(Answer(answer, query: query, at: at))
+                // Not ready at either end of the query: some partition may have been missing.
+                let partial = before.merging(readiness.reasons) { first, _ in first }
+                return JSONResponse.make(Answer(answer, query: query, at: at, partial: partial))
             } catch let error as BadRequest {
                 return JSONResponse.error(.badRequest, error.message)
             } catch {
@@ -76,8 +81,19 @@ struct SeriesEndpoint {
         let buckets: Int
         let aggregation: String
         let series: [Row]
+        /// True when some input was not restored, caught up or assigned while answering: the
+        /// numbers may be too low. `partial_reasons` says why (the same reasons as /readyz).
+        let partial: Bool
+        let partialReasons: [String: String]?
 
-        init(_ a: WindowAnswer, query: WindowQuery, at: Int64) {
+        enum CodingKeys: String, CodingKey {
+            case at, start, end, resolution, buckets, aggregation, series, partial
+            case partialReasons = "partial_reasons"
+        }
+
+        init(_ a: WindowAnswer, query: WindowQuery, at: Int64, partial: [String: String]) {
+            self.partial = !partial.isEmpty
+            partialReasons = partial.isEmpty ? nil : partial
             self.at = UTCCalendar.iso8601(millis: at)
             start = UTCCalendar.iso8601(millis: a.startMillis)
             end = UTCCalendar.iso8601(millis: a.endMillis)

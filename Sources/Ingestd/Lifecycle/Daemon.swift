@@ -13,33 +13,38 @@ struct Daemon {
     let config: IngestdConfig
     let logger: Logger
     let registry: PrometheusCollectorRegistry
+    /// `--discard-http-history`: accept losing HTTP history that a store layout change cannot convert.
+    var discardHTTPHistory = false
 
     func run() async throws {
         let dataDir = URL(fileURLWithPath: config.dataDir)
         try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
-        let database = try SQLiteDatabase(path: dataDir.appendingPathComponent("ingestd.db").path, migrations: StreamSchema.migrations)
+        let database = try SQLiteDatabase(path: dataDir.appendingPathComponent("ingestd.db").path, schema: [StreamSchema.module])
         let quarantine = Quarantine(database: database, maxPayloadBytes: config.ingest.quarantinePayloadBytes)
-        let snapshots = SnapshotStore(database: database)
         let journal = EventJournal(database: database)
         let store = WindowStore(configuration: config.store)
         let readiness = Readiness()
-        let snapshotter = ShardSnapshotter(store: store, snapshots: snapshots, logger: logger)
+        // A snapshot from another store layout is converted (a new label reads as its default;
+        // the currency of history from before the currency label is the first configured one).
+        let engine = PartitionEngine(store: store, snapshots: SnapshotStore(database: database),
+                                     conversion: LayoutConversion(labelDefaults: ["currency": config.ingest.currencies.first ?? "USD"]),
+                                     logger: logger)
 
         let sink = HTTPEventSink(store: store, journal: journal, quarantine: quarantine,
                                  formats: config.namedFormats.mapValues { config.parserOptions(format: $0) }, logger: logger,
                                  badEventLogsPerMinute: config.ingest.badEventLogsPerMinute)
-        let restored = try sink.restore(from: snapshots)
+        let restored = try sink.restore(engine: engine, discardUnconvertible: discardHTTPHistory)
         logger.info("http shard restored", metadata: ["from_snapshot": "\(restored.fromSnapshot)", "journal_entries": "\(restored.journaled)"])
 
         var services: [any Service] = [
-            PeriodicSnapshotService(snapshotter: snapshotter, intervalSeconds: config.snapshotIntervalSeconds,
-                                    shardKeys: [HTTPEventSink.shardKey], logger: logger),
+            PeriodicSnapshotService(engine: engine, intervalSeconds: config.snapshotIntervalSeconds,
+                                    keys: [HTTPEventSink.shardKey], logger: logger),
             QuarantineRetentionService(quarantine: quarantine, maxRows: config.ingest.quarantineMaxRows, logger: logger),
         ]
         var kafka: KafkaIngestService?
         if config.kafka.enabled {
-            let service = KafkaIngestService(config: config, store: store, snapshotter: snapshotter,
-                                             quarantine: quarantine, readiness: readiness, logger: logger)
+            let service = KafkaIngestService(config: config, engine: engine, quarantine: quarantine,
+                                             readiness: readiness, logger: logger)
             services.append(service)
             kafka = service
         }
@@ -51,7 +56,7 @@ struct Daemon {
             kafka?.refreshGauges()
         }).register(on: router)
         EventsEndpoint(sink: sink, maxBodyBytes: config.http.maxBodyBytes, clock: WallClock.nowMillis).register(on: router)
-        SeriesEndpoint(store: store, clock: WallClock.nowMillis).register(on: router)
+        SeriesEndpoint(store: store, clock: WallClock.nowMillis, readiness: readiness).register(on: router)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(config.http.host, port: config.http.port), serverName: "ingestd"),
@@ -61,8 +66,12 @@ struct Daemon {
             logger: logger)
         services.append(app)
 
+        // Every service is essential: when one ends or fails (the HTTP port is taken, the broker
+        // cannot start) the others shut down gracefully and the process exits 1, so systemd
+        // restarts it — never a half-alive daemon.
         var groupConfig = ServiceGroupConfiguration(
-            services: services.map { .init(service: $0) },
+            services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                                           failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         // Past shutdown.grace the services are cancelled: the consumer thread still snapshots
@@ -74,7 +83,9 @@ struct Daemon {
             "resolutions": "\(config.store.resolutions.map(\.description).joined(separator: ", "))",
             "max_series": "\(config.store.maxSeries)",
         ])
-        try await group.run()
+        try await ShutdownDeadline.enforce(graceSeconds: config.shutdownGraceSeconds, logger: logger) {
+            try await group.run()
+        }
         logger.info("ingestd stopped")
     }
 }

@@ -80,15 +80,36 @@ final class HTTPEventSink: Sendable {
         return report
     }
 
-    /// Rebuilds the shard after a restart: the snapshot (if any), then the journal after it.
-    func restore(from snapshots: SnapshotStore) throws -> (fromSnapshot: Bool, journaled: Int) {
+    /// The HTTP shard's snapshot is of a store layout that cannot be converted without losing
+    /// history, and nothing can replay it: the operator chooses.
+    struct UnconvertibleHistory: Error, CustomStringConvertible {
+        let reason: String
+        var description: String {
+            "the HTTP events' history cannot be carried over: \(reason). Restore the previous store.resolutions/store.labels, "
+                + "or start once with `ingestd run --discard-http-history` to keep what converts and drop the rest"
+        }
+    }
+
+    /// Rebuilds the shard after a restart through the engine: the snapshot (converted to a new
+    /// store layout when that loses nothing, or when `discardUnconvertible`), then the journal
+    /// entries after it. A snapshot that cannot be converted stops the start (never silently).
+    func restore(engine: PartitionEngine, discardUnconvertible: Bool) throws -> (fromSnapshot: Bool, journaled: Int) {
         var fromSnapshot = false
-        if let snapshot = try snapshots.load(shard: Self.shardKey) {
-            do {
-                try store.installShard(from: snapshot.state, key: Self.shardKey)
+        switch engine.restore(Self.shardKey) {
+        case .restored(_, let layout):
+            fromSnapshot = true
+            if let layout { logger.notice("http shard converted to the new store layout", metadata: ["conversion": "\(layout)"]) }
+        case .incompatible(let reason):
+            guard discardUnconvertible else { throw UnconvertibleHistory(reason: reason) }
+            let lossy = PartitionEngine(store: engine.store, snapshots: engine.snapshots,
+                                        conversion: LayoutConversion(labelDefaults: engine.conversion.labelDefaults, allowLoss: true), logger: logger)
+            if case .restored(_, let layout) = lossy.restore(Self.shardKey) {
                 fromSnapshot = true
-            } catch {
-                logger.error("http shard snapshot unusable; rebuilding from the journal alone", metadata: ["error": "\(error)"])
+                logger.warning("--discard-http-history: the http shard kept what converts", metadata: ["conversion": "\(layout.map { "\($0)" } ?? "")"])
+            }
+        case .rebuild(let reason):
+            if reason != "no local snapshot" {
+                logger.error("http shard snapshot unusable; rebuilding from the journal alone", metadata: ["reason": "\(reason)"])
             }
         }
         let shard = store.shard(Self.shardKey)

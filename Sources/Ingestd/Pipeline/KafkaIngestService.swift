@@ -1,3 +1,4 @@
+import DevTools
 import Foundation
 import Logging
 import Metrics
@@ -5,19 +6,13 @@ import ServiceLifecycle
 import Stream
 import Synchronization
 
-/// Kafka → windows, exactly once across restarts, crashes and rebalances.
-///
-/// One dedicated consumer thread polls, parses and applies each message to the shard of its
-/// partition, advancing that shard's `nextOffset` under the same lock: a shard's state and the
-/// offset it covers can never disagree. Between polls the same thread writes quarantine rows,
-/// and every `snapshot.interval` it snapshots the assigned shards (state + offset in one SQLite
-/// transaction) and commits those offsets to the group. After kill -9, the next start restores
-/// each partition's snapshot and seeks to its offset: nothing is lost and nothing counted twice.
-/// Committed group offsets are informational (lag tools); the snapshot is the truth.
+/// Kafka → windows on a dedicated consumer thread. The partition life cycle (restore, apply,
+/// snapshot, revoke, rebuild when the log changed) is `KafkaPartitionSource` over the
+/// `PartitionEngine`; this service owns the thread, the consumer, the optional embedded broker,
+/// the dead-letter producer and what /readyz and /metrics say about Kafka.
 final class KafkaIngestService: Service, @unchecked Sendable {
     private let config: IngestdConfig
-    private let store: WindowStore
-    private let snapshotter: ShardSnapshotter
+    private let engine: PartitionEngine
     private let quarantine: Quarantine
     private let readiness: Readiness
     private let logger: Logger
@@ -26,18 +21,11 @@ final class KafkaIngestService: Service, @unchecked Sendable {
     private let published = Mutex<PublishedState>(PublishedState())
 
     // Consumer-thread state: touched only by the consumer thread (poll and its callbacks).
-    private var assigned: [TopicPartition: Partition] = [:]
-    private var ingestor: EventIngestor!
-    private var parsers: [String: EventParser] = [:]
+    private var source: KafkaPartitionSource!
     private var deadLetters: KafkaProducer?
-    /// The offset each partition's saved snapshot covers: an unchanged shard is not rewritten.
-    private var savedOffsets: [TopicPartition: Int64] = [:]
-
-    private struct Partition {
-        let shard: Shard
-        let parser: EventParser
-        let position: (String, Int32)
-    }
+    /// Between a revoke and the next assignment the windows of the moved partitions are gone:
+    /// nothing may pass for complete until the assignment is restored.
+    private var rebalancing = false
 
     struct PublishedState: Sendable {
         var health = KafkaHealth()
@@ -45,11 +33,9 @@ final class KafkaIngestService: Service, @unchecked Sendable {
         var assignedOnce = false
     }
 
-    init(config: IngestdConfig, store: WindowStore, snapshotter: ShardSnapshotter, quarantine: Quarantine,
-         readiness: Readiness, logger: Logger) {
+    init(config: IngestdConfig, engine: PartitionEngine, quarantine: Quarantine, readiness: Readiness, logger: Logger) {
         self.config = config
-        self.store = store
-        self.snapshotter = snapshotter
+        self.engine = engine
         self.quarantine = quarantine
         self.readiness = readiness
         self.logger = logger
@@ -59,7 +45,7 @@ final class KafkaIngestService: Service, @unchecked Sendable {
         readiness.block("kafka", "connecting to the brokers")
         var embedded: EmbeddedKafka?
         var brokers = config.kafka.brokers
-        if brokers.isEmpty {
+        if config.kafka.embeddedBroker {
             var settings = EmbeddedKafka.Configuration(
                 tansuPath: config.kafka.tansuPath.isEmpty ? nil : config.kafka.tansuPath, dataDirectory: config.dataDir,
                 topics: config.kafka.topics.map { TansuBroker.Topic(name: $0.name, partitions: $0.partitions) })
@@ -67,10 +53,9 @@ final class KafkaIngestService: Service, @unchecked Sendable {
             let kafka = try await EmbeddedKafka.start(settings, logger: logger)
             embedded = kafka
             brokers = kafka.bootstrapServers
-            logger.notice("no kafka.brokers configured: using an embedded Tansu broker (demo mode)",
+            logger.notice("kafka.embedded_broker: using an embedded, in-memory Tansu broker (demo mode, never for production)",
                           metadata: ["bootstrap": "\(brokers)", "topics": "\(config.kafka.topics.map(\.name))"])
         }
-        defer { if let embedded { Task { await embedded.shutdown() } } }
 
         var properties = [
             "bootstrap.servers": brokers,
@@ -83,30 +68,43 @@ final class KafkaIngestService: Service, @unchecked Sendable {
         ]
         properties.merge(config.kafka.properties) { _, configured in configured }
         properties["bootstrap.servers"] = brokers
-        if !config.kafka.deadLetterTopic.isEmpty {
-            var producerProps = config.kafka.properties
-            producerProps["bootstrap.servers"] = brokers
-            deadLetters = try KafkaProducer(properties: producerProps.filter { !$0.key.hasPrefix("group.") && $0.key != "session.timeout.ms" })
-        }
-        let consumer = try KafkaConsumer(properties: properties, rebalance: self,
-                                         logger: Logger(label: "ingestd.kafka"))
-        try consumer.subscribe(config.kafka.topics.map(\.name))
-        ingestor = EventIngestor(source: .kafka, quarantine: quarantine, logger: logger,
-                                 badEventLogsPerMinute: config.ingest.badEventLogsPerMinute)
-        for topic in config.kafka.topics { parsers[topic.name] = EventParser(options: config.parserOptions(format: topic.format)) }
-
-        // The consumer loop blocks in librdkafka: it gets its own thread, not a task's.
-        await withGracefulShutdownHandler {
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                let thread = Thread { [self] in
-                    consumeLoop(consumer)
-                    done.resume()
-                }
-                thread.name = "ingestd-kafka"
-                thread.start()
+        do {
+            if !config.kafka.deadLetterTopic.isEmpty {
+                var producerProps = config.kafka.properties
+                producerProps["bootstrap.servers"] = brokers
+                deadLetters = try KafkaProducer(properties: producerProps.filter { !$0.key.hasPrefix("group.") && $0.key != "session.timeout.ms" })
             }
-        } onGracefulShutdown: { [self] in
-            stopRequested.store(true, ordering: .relaxed)
+            let consumer = try KafkaConsumer(properties: properties, rebalance: self, logger: Logger(label: "ingestd.kafka"))
+            try consumer.subscribe(config.kafka.topics.map(\.name))
+            let ingestor = EventIngestor(source: .kafka, quarantine: quarantine, logger: logger,
+                                         badEventLogsPerMinute: config.ingest.badEventLogsPerMinute)
+            var parsers: [String: EventParser] = [:]
+            for topic in config.kafka.topics { parsers[topic.name] = EventParser(options: config.parserOptions(format: topic.format)) }
+            source = KafkaPartitionSource(engine: engine, ingestor: ingestor, parsers: parsers,
+                                          fallbackParser: EventParser(options: config.parserOptions(format: .coststream)), logger: logger)
+            source.collectsDeadLetters = deadLetters != nil
+
+            // The consumer loop blocks in librdkafka: it gets its own thread, not a task's. It
+            // stops on graceful shutdown and on cancellation (another service failed).
+            await withTaskCancellationHandler {
+                await withGracefulShutdownHandler {
+                    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                        let thread = Thread { [self] in
+                            consumeLoop(consumer)
+                            done.resume()
+                        }
+                        thread.name = "ingestd-kafka"
+                        thread.start()
+                    }
+                } onGracefulShutdown: { [self] in
+                    stopRequested.store(true, ordering: .relaxed)
+                }
+            } onCancel: { [self] in
+                stopRequested.store(true, ordering: .relaxed)
+            }
+        } catch {
+            if let embedded { await embedded.shutdown() }
+            throw error
         }
         if let embedded { await embedded.shutdown() }
     }
@@ -118,11 +116,12 @@ final class KafkaIngestService: Service, @unchecked Sendable {
         while !stopRequested.load(ordering: .relaxed) {
             let now = WallClock.nowMillis()
             consumer.poll(maxMessages: config.kafka.pollBatch, timeoutMilliseconds: 100) { message in
-                ingest(message, nowMillis: now)
+                source.consume(message, nowMillis: now, consumer: consumer)
             }
+            produceDeadLetters()
             // A snapshot must not cover bad messages whose quarantine rows are not written yet.
-            if flushQuarantine() && WallClock.nowMillis() - lastSnapshot >= intervalMillis {
-                snapshotAndCommit(consumer, Array(assigned.keys))
+            if source.flushQuarantine() && WallClock.nowMillis() - lastSnapshot >= intervalMillis {
+                source.snapshot(source.assignedPartitions, consumer: consumer, nowMillis: WallClock.nowMillis())
                 lastSnapshot = WallClock.nowMillis()
             }
             // Health and positions for /metrics and /readyz: a few times a second, not per poll
@@ -133,77 +132,48 @@ final class KafkaIngestService: Service, @unchecked Sendable {
             }
         }
         // Shutdown: the revoke callback inside close() snapshots and commits every partition.
-        flushQuarantine()
+        source.flushQuarantine()
         consumer.close()
+        produceDeadLetters()
         try? deadLetters?.flush(timeoutMilliseconds: 5000)
         logger.info("kafka consumer stopped")
     }
 
-    @inline(__always)
-    private func ingest(_ message: KafkaMessageView, nowMillis: Int64) {
-        guard let partition = assigned[message.topicPartition] else { return }
-        partition.shard.write(nowMillis: nowMillis) { writer in
-            // A message below the covered offset is already in the windows (a redelivery).
-            if let next = writer.nextOffset, message.offset < next { return }
-            let rejection = ingestor.ingest(message.payload, parser: partition.parser, writer: writer,
-                                            position: .kafka(topic: partition.position.0, partition: partition.position.1, offset: message.offset),
-                                            nowMillis: nowMillis)
-            writer.advance(nextOffset: message.offset + 1)
-            if let rejection, let deadLetters {
-                let key = "\(message.topic)/\(message.partition)@\(message.offset) \(rejection.reason.rawValue)"
-                do { try deadLetters.produce(topic: config.kafka.deadLetterTopic, key: Array(key.utf8), value: message.payload) } catch {
-                    logger.error("dead-letter produce failed (the message is in the quarantine table)", metadata: ["error": "\(error)"])
+    /// Copies bad messages to `kafka.dead_letter_topic`, outside every shard lock and without
+    /// waiting long for a full queue: the quarantine table already holds each of them, so a
+    /// dead-letter copy that cannot be queued is dropped (and logged), never retried for ever.
+    private func produceDeadLetters() {
+        guard let deadLetters else { return }
+        var dropped = 0
+        var lastError: (any Error)?
+        for letter in source.takeDeadLetters() {
+            do {
+                try letter.payload.withUnsafeBytes {
+                    try deadLetters.produce(topic: config.kafka.deadLetterTopic, key: letter.key, value: $0, queueFullWaitMilliseconds: 100)
                 }
+            } catch {
+                dropped += 1
+                lastError = error
             }
         }
-    }
-
-    @discardableResult
-    private func flushQuarantine() -> Bool {
-        do {
-            try ingestor.flush()
-            return true
-        } catch {
-            // The rows stay queued in the ingestor and are retried on the next flush.
-            logger.error("quarantine write failed; will retry", metadata: ["error": "\(error)"])
-            return false
-        }
-    }
-
-    private func snapshotAndCommit(_ consumer: KafkaConsumer, _ partitions: [TopicPartition], removing: Bool = false) {
-        // Only shards that consumed something since their last snapshot: the row of an unchanged
-        // one already holds exactly this state.
-        var offsets: [TopicPartition: Int64] = [:]
-        var shards: [Shard] = []
-        for tp in partitions {
-            guard let shard = assigned[tp]?.shard, let next = shard.statistics.nextOffset, savedOffsets[tp] != next else { continue }
-            offsets[tp] = next
-            shards.append(shard)
-        }
-        guard !shards.isEmpty else { return }
-        do {
-            // Each shard is encoded under its lock; only this thread writes it, so `offsets` match.
-            try snapshotter.save(shards, nowMillis: WallClock.nowMillis())
-        } catch {
-            logger.error("snapshot failed; the previous one stays valid", metadata: ["error": "\(error)"])
-            return
-        }
-        savedOffsets.merge(offsets) { _, new in new }
-        do { try consumer.commit(offsets, asynchronous: !removing) } catch {
-            logger.warning("offset commit failed (snapshots hold the offsets; this only affects lag tools)", metadata: ["error": "\(error)"])
+        if dropped > 0 {
+            Counter(label: "ingestd_dead_letters_dropped_total").increment(by: dropped)
+            logger.error("dead-letter copies dropped (the messages are in the quarantine table)",
+                         metadata: ["dropped": "\(dropped)", "error": "\(lastError.map { "\($0)" } ?? "")"])
         }
     }
 
     private func publish(_ consumer: KafkaConsumer) {
         let health = consumer.health
-        var positions: [TopicPartition: Int64] = [:]
-        for (tp, p) in assigned { positions[tp] = p.shard.statistics.nextOffset ?? -1 }
+        let positions = source.positions
         let assignedOnce = published.withLock { state in
             state.health = health
             state.assignment = positions
             return state.assignedOnce
         }
-        if health.brokersKnown > 0 && health.brokersUp == 0 {
+        if rebalancing {
+            readiness.block("kafka", "rebalancing: partitions were revoked and the new assignment is not restored yet")
+        } else if health.brokersKnown > 0 && health.brokersUp == 0 {
             readiness.block("kafka", "no broker reachable: \(health.lastError ?? "connection lost")")
         } else if !assignedOnce {
             readiness.block("kafka", "waiting for a partition assignment from group \(config.kafka.groupID)")
@@ -235,65 +205,18 @@ final class KafkaIngestService: Service, @unchecked Sendable {
 
 extension KafkaIngestService: KafkaRebalanceHandler {
     func partitionsAssigned(_ partitions: [TopicPartition], consumer: KafkaConsumer) -> [TopicPartition: Int64] {
-        var starts: [TopicPartition: Int64] = [:]
-        var rebuild: [TopicPartition] = []
-        for tp in partitions {
-            let key = KafkaShardKey(topic: tp.topic, partition: tp.partition).key
-            if let start = restore(tp, key: key, consumer: consumer) {
-                starts[tp] = start
-                savedOffsets[tp] = start
-            } else {
-                store.removeShard(key)
-                rebuild.append(tp)
-            }
-            let parser = parsers[tp.topic] ?? EventParser(options: config.parserOptions(format: .coststream))
-            assigned[tp] = Partition(shard: store.shard(key), parser: parser, position: (tp.topic, tp.partition))
-        }
-        if !rebuild.isEmpty {
-            // No usable local snapshot: rebuild from the broker, from the longest retention back.
-            let since = WallClock.nowMillis() - store.configuration.longestRetentionSeconds * 1000
-            let offsets = (try? consumer.offsetsForTimes(Dictionary(uniqueKeysWithValues: rebuild.map { ($0, since) }), timeoutMilliseconds: 10_000)) ?? [:]
-            for tp in rebuild { starts[tp] = offsets[tp] ?? KafkaOffset.beginning }
-            logger.info("rebuilding partitions from the broker", metadata: ["partitions": "\(rebuild.map { "\($0.topic)/\($0.partition)" })"])
-        }
+        readiness.block("kafka", "restoring \(partitions.count) assigned partitions")
+        let starts = source.assign(partitions, consumer: consumer)
+        rebalancing = false
         published.withLock { $0.assignedOnce = true }
-        logger.info("partitions assigned", metadata: [
-            "partitions": "\(starts.map { "\($0.key.topic)/\($0.key.partition)@\($0.value)" }.sorted())",
-        ])
+        publish(consumer)
         return starts
     }
 
-    /// Restores a partition from its local snapshot when the broker still has every message
-    /// after it; returns the offset to resume from, or nil to rebuild.
-    private func restore(_ tp: TopicPartition, key: String, consumer: KafkaConsumer) -> Int64? {
-        let snapshot: ShardSnapshot?
-        do { snapshot = try snapshotter.snapshots.load(shard: key) } catch {
-            logger.error("cannot read snapshot; rebuilding", metadata: ["shard": "\(key)", "error": "\(error)"])
-            return nil
-        }
-        guard let snapshot, let next = snapshot.nextOffset else { return nil }
-        if let low = try? consumer.watermarks(tp, timeoutMilliseconds: 5000).low, next < low {
-            logger.warning("snapshot is older than the broker's log start; rebuilding",
-                           metadata: ["shard": "\(key)", "snapshot_offset": "\(next)", "log_start": "\(low)"])
-            return nil
-        }
-        do {
-            try store.installShard(from: snapshot.state, key: key)
-        } catch {
-            logger.warning("snapshot unusable; rebuilding", metadata: ["shard": "\(key)", "error": "\(error)"])
-            return nil
-        }
-        return next
-    }
-
     func partitionsRevoked(_ partitions: [TopicPartition], consumer: KafkaConsumer) {
-        flushQuarantine()
-        snapshotAndCommit(consumer, partitions, removing: true)
-        for tp in partitions {
-            assigned[tp] = nil
-            savedOffsets[tp] = nil
-            store.removeShard(KafkaShardKey(topic: tp.topic, partition: tp.partition).key)
-        }
-        logger.info("partitions revoked", metadata: ["partitions": "\(partitions.map { "\($0.topic)/\($0.partition)" })"])
+        // Before the shards go: a query from now until the next assignment sees partial data.
+        rebalancing = true
+        readiness.block("kafka", "rebalancing: partitions were revoked and the new assignment is not restored yet")
+        source.revoke(partitions, consumer: consumer, nowMillis: WallClock.nowMillis())
     }
 }

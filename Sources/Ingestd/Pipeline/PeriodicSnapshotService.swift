@@ -2,13 +2,14 @@ import Logging
 import ServiceLifecycle
 import Stream
 
-/// Snapshots the HTTP shard every `snapshot.interval` and once more at shutdown (after the HTTP
-/// server has stopped: the group shuts services down in reverse order). Kafka shards are
-/// snapshotted by the consumer thread itself, between batches, so their offsets always match.
+/// Snapshots the HTTP partition every `snapshot.interval` and once more at shutdown (after the
+/// HTTP server has stopped: the group shuts services down in reverse order). Kafka partitions
+/// are snapshotted by the consumer thread itself, between batches, so their offsets match.
 struct PeriodicSnapshotService: Service {
-    let snapshotter: ShardSnapshotter
+    let engine: PartitionEngine
     let intervalSeconds: Int64
-    let shardKeys: [String]
+    /// Journaled partitions: their snapshot also truncates the journal it covers.
+    let keys: [String]
     let logger: Logger
 
     func run() async throws {
@@ -19,10 +20,8 @@ struct PeriodicSnapshotService: Service {
     }
 
     private func save() {
-        let shards = shardKeys.compactMap { snapshotter.store.existingShard($0) }
-        guard !shards.isEmpty else { return }
         do {
-            try snapshotter.save(shards, nowMillis: WallClock.nowMillis())
+            try engine.save(keys, journaled: Set(keys), nowMillis: WallClock.nowMillis())
         } catch {
             logger.error("snapshot failed; will retry at the next interval", metadata: ["error": "\(error)"])
         }

@@ -178,6 +178,29 @@ public final class KafkaConsumer: @unchecked Sendable {
         return offsets
     }
 
+    /// Moves an assigned partition's fetch position (e.g. to rebuild it after its log changed).
+    /// Messages already fetched for the old position are discarded by librdkafka (op versions),
+    /// so the next message of this partition handed out by `poll` is at `offset` or later.
+    public func seek(_ tp: TopicPartition, to offset: Int64, timeoutMilliseconds: Int32) throws(KafkaError) {
+        try checkOpen("seek")
+        let list = KafkaPartitionList.make([tp: offset])
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        if let error = rd_kafka_seek_partitions(rk, list, timeoutMilliseconds) {
+            let code = rd_kafka_error_code(error)
+            rd_kafka_error_destroy(error)
+            throw KafkaError(code, operation: "seek \(tp) to \(offset)")
+        }
+        _ = try KafkaPartitionList.offsets(list, operation: "seek")
+    }
+
+    /// The cluster id the brokers report (Metadata), or nil when unknown within the timeout.
+    /// Snapshots record it: an offset means something only in the log it was read from.
+    public func clusterID(timeoutMilliseconds: Int32) -> String? {
+        guard state.load(ordering: .relaxed) == 0, let id = rd_kafka_clusterid(rk, timeoutMilliseconds) else { return nil }
+        defer { rd_kafka_mem_free(rk, id) }
+        return String(cString: id)
+    }
+
     /// The partitions currently assigned to this consumer.
     public func assignment() throws(KafkaError) -> [TopicPartition] {
         try checkOpen("assignment")

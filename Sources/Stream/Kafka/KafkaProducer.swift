@@ -52,14 +52,16 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Copies `value` (and `key`) into librdkafka's queue (`RD_KAFKA_MSG_F_COPY`): the buffers
     /// may be reused when this returns. When the queue is full it serves delivery reports for up
-    /// to 100 ms and tries again, so a slow broker slows the caller instead of failing it.
-    /// `partition` nil lets the partitioner choose from the key.
-    public func produce(topic: String, key: [UInt8]?, value: UnsafeRawBufferPointer, partition: Int32? = nil) throws(KafkaError) {
+    /// to 100 ms and tries again, so a slow broker slows the caller instead of failing it — for
+    /// at most `queueFullWaitMilliseconds` (then it throws `_QUEUE_FULL`; the default waits as
+    /// long as it takes). `partition` nil lets the partitioner choose from the key.
+    public func produce(topic: String, key: [UInt8]?, value: UnsafeRawBufferPointer, partition: Int32? = nil,
+                        queueFullWaitMilliseconds: Int = .max) throws(KafkaError) {
         let err: OpaquePointer?
         if let key {
-            err = key.withUnsafeBytes { enqueue(topic: topic, key: $0, value: value, partition: partition) }
+            err = key.withUnsafeBytes { enqueue(topic: topic, key: $0, value: value, partition: partition, waitMillis: queueFullWaitMilliseconds) }
         } else {
-            err = enqueue(topic: topic, key: nil, value: value, partition: partition)
+            err = enqueue(topic: topic, key: nil, value: value, partition: partition, waitMillis: queueFullWaitMilliseconds)
         }
         if let err { throw KafkaError(consuming: err, operation: "produce to \(topic)") }
     }
@@ -74,8 +76,10 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Returns nil when queued, else the `rd_kafka_error_t` (other than queue full) to consume.
     private func enqueue(
-        topic: String, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer, partition: Int32?
+        topic: String, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer, partition: Int32?,
+        waitMillis: Int = .max
     ) -> OpaquePointer? {
+        var waited = 0
         while true {
             let error: OpaquePointer? = topic.withCString { topicName in
                 withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 5) { vus in
@@ -104,9 +108,11 @@ public final class KafkaProducer: @unchecked Sendable {
                 }
             }
             guard let error else { break }
-            guard rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__QUEUE_FULL else { return error }
+            guard rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__QUEUE_FULL, waited < waitMillis else { return error }
             rd_kafka_error_destroy(error)
-            rd_kafka_poll(rk, 100)
+            let slice = Int32(min(100, waitMillis - waited))
+            rd_kafka_poll(rk, slice)
+            waited += Int(slice)
         }
         if producedSincePoll.wrappingAdd(1, ordering: .relaxed).newValue % Self.pollEvery == 0 {
             rd_kafka_poll(rk, 0)

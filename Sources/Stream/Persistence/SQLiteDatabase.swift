@@ -41,6 +41,15 @@ public final class SQLiteDatabase: Sendable {
         // The Connection's deinit closes the handle when this object goes away.
     }
 
+    /// Opens the database with the schema of several modules (Stream, Alerts, …), each with its
+    /// own append-only history and version, so a module adds tables without renumbering another's.
+    public init(path: String, busyTimeoutMillis: Int32 = 5_000, schema modules: [SchemaModule]) throws {
+        let connection = try Connection.open(path: path, busyTimeoutMillis: busyTimeoutMillis)
+        for module in modules { try connection.migrate(module) }
+        self.path = path
+        self.connection = Mutex(connection)
+    }
+
     /// Runs `body` with exclusive use of the connection (no transaction is started).
     public func withConnection<R: Sendable>(_ body: (borrowing Connection) throws -> R) throws -> R {
         try connection.withLock { connection in try body(connection) }
@@ -75,6 +84,23 @@ extension SQLiteDatabase {
             self.name = name
             self.sql = sql
         }
+    }
+}
+
+extension SQLiteDatabase {
+    /// One module's schema history, tracked in `schema_module` under its name. The module named
+    /// `legacyUserVersionModule` started out on `PRAGMA user_version`; a file from then carries
+    /// its version there and is adopted as is.
+    public struct SchemaModule: Sendable {
+        public let name: String
+        public let migrations: [Migration]
+
+        public init(name: String, migrations: [Migration]) {
+            self.name = name
+            self.migrations = migrations
+        }
+
+        public static let legacyUserVersionModule = "stream"
     }
 }
 
@@ -152,6 +178,46 @@ extension SQLiteDatabase {
                     guard try connection.userVersion() < migration.version else { return }
                     try connection.execute(migration.sql)
                     try connection.execute("PRAGMA user_version = \(migration.version)")
+                }
+            }
+        }
+
+        fileprivate func migrate(_ module: SchemaModule) throws {
+            let versions = module.migrations.map(\.version)
+            guard let newest = versions.last, versions.first! >= 1, zip(versions, versions.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                if module.migrations.isEmpty { return }
+                throw SQLiteError(
+                    code: SQLITE_MISUSE, message: "\(module.name) migration versions \(versions) are not ascending from 1", sql: nil,
+                    path: path, advice: "A bug in ingestd: migration versions must be unique, ascending and >= 1.")
+            }
+            try execute("CREATE TABLE IF NOT EXISTS schema_module (module TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+            func version(_ c: borrowing Connection) throws -> Int32 {
+                let row = try c.withStatement("SELECT version FROM schema_module WHERE module = ?1") { q in
+                    try q.bind(module.name, at: 1)
+                    return try q.step() ? Int32(truncatingIfNeeded: q.int64(at: 0)) : nil
+                }
+                if let row { return row }
+                return module.name == SchemaModule.legacyUserVersionModule ? try c.userVersion() : 0
+            }
+            let current = try version(self)
+            guard current <= newest else {
+                throw SQLiteError(
+                    code: SQLITE_ERROR, message: "\(module.name) schema version \(current) is newer than this binary's \(newest)",
+                    sql: nil, path: path,
+                    advice: "This DATA_DIR was written by a newer ingestd: run that version, or start from a fresh DATA_DIR.")
+            }
+            for migration in module.migrations where migration.version > current {
+                try transaction { connection in
+                    // Re-read under the write lock: another process may have migrated meanwhile.
+                    guard try version(connection) < migration.version else { return }
+                    try connection.execute(migration.sql)
+                    try connection.withStatement(
+                        "INSERT INTO schema_module (module, version) VALUES (?1, ?2) ON CONFLICT (module) DO UPDATE SET version = excluded.version"
+                    ) { upsert in
+                        try upsert.bind(module.name, at: 1)
+                        try upsert.bind(Int64(migration.version), at: 2)
+                        try upsert.step()
+                    }
                 }
             }
         }

@@ -1,8 +1,13 @@
-/// The schema history of DATA_DIR/ingestd.db: append-only, one `user_version` counter per file,
-/// so every table that lives in this file (later: alerts, outbox, silences) gets its step here.
+/// The Stream module's tables in DATA_DIR/ingestd.db: append-only history (never edit or
+/// renumber a step that shipped). Other modules (Alerts) bring their own `SchemaModule`.
 public enum StreamSchema {
     public static let migrations: [SQLiteDatabase.Migration] = [
         .init(version: 1, name: "stream persistence",
               sql: Quarantine.schemaSQL + SnapshotStore.schemaSQL + EventJournal.schemaSQL),
+        .init(version: 2, name: "log identity and registered partition state",
+              sql: SnapshotStore.logIdentitySQL + SnapshotStore.partitionStateSQL),
     ]
+
+    public static let module = SQLiteDatabase.SchemaModule(
+        name: SQLiteDatabase.SchemaModule.legacyUserVersionModule, migrations: migrations)
 }

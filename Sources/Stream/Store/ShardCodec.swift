@@ -59,28 +59,46 @@ public enum ShardCodec {
         return out
     }
 
-    static func decode(_ bytes: [UInt8], configuration: StoreConfiguration) throws(DecodeError) -> ShardState {
+    /// Decodes a snapshot into a shard for `configuration`. A snapshot taken under another
+    /// layout (resolutions, labels) is converted when `conversion` allows it (see
+    /// `LayoutConversion`); otherwise it is refused as `.incompatible`.
+    static func decode(_ bytes: [UInt8], configuration: StoreConfiguration,
+                       conversion: LayoutConversion? = nil) throws(DecodeError) -> (state: ShardState, report: LayoutConversion.Report?) {
         var r = Reader(bytes: bytes)
         guard try r.u32() == magic else { throw .corrupt("bad magic") }
         let version = try r.u32()
         guard version == UInt32(formatVersion) else { throw .incompatible("format \(version), expected \(formatVersion)") }
         let ringCount = Int(try r.u32())
+        guard ringCount > 0, ringCount <= 64 else { throw .corrupt("\(ringCount) resolutions") }
         var resolutions: [Resolution] = []
         for _ in 0..<ringCount {
             let step = Int64(bitPattern: try r.u64())
             let buckets = Int(try r.u32())
-            guard step > 0, buckets > 0 else { throw .corrupt("bad resolution") }
+            guard step > 0, step <= 366 * 86_400, buckets > 0, buckets <= 10_000_000 else { throw .corrupt("bad resolution") }
             resolutions.append(Resolution(stepSeconds: step, buckets: buckets))
         }
-        guard resolutions == configuration.resolutions else {
-            throw .incompatible("resolutions \(resolutions) vs configured \(configuration.resolutions)")
-        }
         let labelCount = Int(try r.u32())
+        guard labelCount <= 1024 else { throw .corrupt("\(labelCount) labels") }
         var names: [String] = []
         for _ in 0..<labelCount { names.append(try r.string()) }
-        guard names == configuration.labelNames else {
-            throw .incompatible("labels \(names) vs configured \(configuration.labelNames)")
+        if resolutions == configuration.resolutions && names == configuration.labelNames {
+            return (try decodeBody(&r, configuration: configuration), nil)
         }
+        let saved = StoreConfiguration(labelNames: names, resolutions: resolutions, maxSeries: .max,
+                                       maxFutureSkewSeconds: configuration.maxFutureSkewSeconds)
+        guard let conversion else {
+            throw .incompatible("resolutions \(resolutions) and labels \(names) vs configured \(configuration.resolutions) and \(configuration.labelNames)")
+        }
+        let old = try decodeBody(&r, configuration: saved)
+        let (state, report) = conversion.convert(old, to: configuration)
+        if !report.lost.isEmpty && !conversion.allowLoss {
+            throw .incompatible(report.description)
+        }
+        return (state, report)
+    }
+
+    private static func decodeBody(_ r: inout Reader, configuration: StoreConfiguration) throws(DecodeError) -> ShardState {
+        let labelCount = configuration.labelNames.count
         let state = ShardState(configuration: configuration)
         state.watermarkMillis = Int64(bitPattern: try r.u64())
         let offset = Int64(bitPattern: try r.u64())
@@ -102,7 +120,8 @@ public enum ShardCodec {
                     let back = Int64(try r.u32())
                     let sum = Double(bitPattern: try r.u64())
                     let count = try r.u32()
-                    guard head != BucketRing.noHead, back < Int64(ring.capacity) else { throw .corrupt("bucket outside its ring") }
+                    guard head != BucketRing.noHead, back < Int64(ring.capacity), head - back > Int64.min / 2 else { throw .corrupt("bucket outside its ring") }
+                    guard sum.isFinite else { throw .corrupt("non-finite bucket sum") }
                     ring.set(series: series, bucket: head - back, sum: sum, count: count)
                 }
             }

@@ -10,6 +10,8 @@ final class ShardState: @unchecked Sendable {
     @exclusivity(unchecked) var watermarkMillis = Int64.min
     /// Kafka: the next offset to read; every message below it is in the windows (or quarantined).
     @exclusivity(unchecked) var nextOffset: Int64?
+    /// Kafka: the message at `nextOffset - 1`, to recognise the log on restore.
+    @exclusivity(unchecked) var lastMessage: MessageFingerprint?
     @exclusivity(unchecked) var applied: UInt64 = 0
     @exclusivity(unchecked) var rejected = [UInt64](repeating: 0, count: RejectReason.allCases.count)
     /// Sees buckets the rings reuse (`replay --dump-hourly`); nil in the daemon.

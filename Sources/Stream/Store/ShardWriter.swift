@@ -49,7 +49,22 @@ public struct ShardWriter: ~Copyable {
     /// Kafka: everything below `offset` has been applied or quarantined.
     public func advance(nextOffset offset: Int64) { state.nextOffset = offset }
 
+    /// Kafka: everything up to and including `message` has been applied or quarantined.
+    @inline(__always)
+    public func advance(past message: MessageFingerprint) {
+        state.nextOffset = message.offset + 1
+        state.lastMessage = message
+    }
+
     public var nextOffset: Int64? { state.nextOffset }
+
+    /// The message the shard's position ends with, when known.
+    public var lastMessage: MessageFingerprint? { state.lastMessage }
+
+    /// After a restore: the fingerprint saved beside the snapshot (the blob predates it).
+    func restorePosition(lastMessage: MessageFingerprint?) {
+        if let lastMessage, state.nextOffset == lastMessage.offset + 1 { state.lastMessage = lastMessage }
+    }
 
     @inline(__always)
     private func reject(_ reason: RejectReason) -> RejectReason {

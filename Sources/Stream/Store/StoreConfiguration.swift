@@ -19,6 +19,14 @@ public struct StoreConfiguration: Sendable, Equatable {
         self.maxFutureSkewSeconds = maxFutureSkewSeconds
     }
 
+    /// A layout as a snapshot recorded it (its label names in full).
+    init(labelNames: [String], resolutions: [Resolution], maxSeries: Int, maxFutureSkewSeconds: Int64) {
+        self.labelNames = labelNames
+        self.resolutions = resolutions.sorted { $0.stepSeconds < $1.stepSeconds }
+        self.maxSeries = maxSeries
+        self.maxFutureSkewSeconds = maxFutureSkewSeconds
+    }
+
     public static let defaultResolutions = [
         Resolution(step: 60, retention: 48 * 3600),
         Resolution(step: 3600, retention: 35 * 86_400),

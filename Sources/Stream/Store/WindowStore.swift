@@ -33,9 +33,12 @@ public final class WindowStore: Sendable {
         removed?.releaseBudget()
     }
 
-    /// Replaces (or adds) a shard with one decoded from a snapshot.
-    public func installShard(from snapshot: [UInt8], key: String) throws(ShardCodec.DecodeError) {
-        let state = try ShardCodec.decode(snapshot, configuration: configuration)
+    /// Replaces (or adds) a shard with one decoded from a snapshot; a snapshot of another store
+    /// layout is converted when `conversion` is given (the report says what changed).
+    @discardableResult
+    public func installShard(from snapshot: [UInt8], key: String,
+                             conversion: LayoutConversion? = nil) throws(ShardCodec.DecodeError) -> LayoutConversion.Report? {
+        let (state, report) = try ShardCodec.decode(snapshot, configuration: configuration, conversion: conversion)
         let seriesCount = state.seriesCount
         // Restored series count against the limit like new ones; a snapshot from a config with a
         // higher limit can overshoot it, which is reported but not refused (refusing would lose data).
@@ -47,6 +50,13 @@ public final class WindowStore: Sendable {
             return old
         }
         old?.releaseBudget()
+        return report
+    }
+
+    /// Replaces a shard with an empty one (its partition is rebuilt from the source).
+    public func resetShard(_ key: String) {
+        removeShard(key)
+        _ = shard(key)
     }
 
     public var seriesCount: Int { budget.count }

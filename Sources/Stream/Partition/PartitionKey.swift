@@ -1,0 +1,15 @@
+/// The shard key of one input partition: `kafka/<topic>/<partition>`, `http`, `replay`.
+public enum PartitionKey {
+    public static let http = "http"
+    public static let replay = "replay"
+
+    public static func kafka(_ tp: TopicPartition) -> String { "kafka/\(tp.topic)/\(tp.partition)" }
+
+    /// The topic and partition of a `kafka/…` key, or nil for any other key.
+    public static func kafkaPartition(of key: String) -> TopicPartition? {
+        guard key.hasPrefix("kafka/"), let slash = key.lastIndex(of: "/"), let p = Int32(key[key.index(after: slash)...]) else { return nil }
+        let topicStart = key.index(key.startIndex, offsetBy: 6)
+        guard topicStart < slash else { return nil }
+        return TopicPartition(topic: String(key[topicStart..<slash]), partition: p)
+    }
+}
