@@ -94,13 +94,29 @@ final class HTTPEventSink: Sendable {
         let shard = store.shard(Self.shardKey)
         let after = (shard.statistics.nextOffset ?? 1) - 1
         let entries = try journal.entries(shard: Self.shardKey, after: after)
-        shard.write { writer in
+        let labelNames = store.configuration.labelNames
+        try shard.write { writer in
             for entry in entries {
-                _ = writer.apply(StringLabels(Self.decodeLabels(entry.labels)), timestampMillis: entry.tsMillis, cost: entry.cost)
+                let values = Self.decodeLabels(entry.labels)
+                guard values.count == labelNames.count else {
+                    throw JournalLayoutMismatch(seq: entry.seq, values: values, labelNames: labelNames)
+                }
+                _ = writer.apply(StringLabels(values), timestampMillis: entry.tsMillis, cost: entry.cost)
                 writer.advance(nextOffset: entry.seq + 1)
             }
         }
         return (fromSnapshot, entries.count)
+    }
+
+    /// A journaled event written under another label layout (e.g. before the `currency` label).
+    struct JournalLayoutMismatch: Error, CustomStringConvertible {
+        let seq: Int64
+        let values: [String]
+        let labelNames: [String]
+        var description: String {
+            "HTTP journal entry \(seq) has \(values.count) label values \(values), the store has \(labelNames.count) labels " +
+            "\(labelNames): it was written under another store.labels layout; restore that layout to keep these events"
+        }
     }
 
     /// Label values joined by 0xFF, a byte that never occurs in UTF-8.
