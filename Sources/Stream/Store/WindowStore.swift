@@ -33,13 +33,16 @@ public final class WindowStore: Sendable {
         removed?.releaseBudget()
     }
 
-    /// Replaces (or adds) a shard with one decoded from a snapshot.
-    public func installShard(from snapshot: [UInt8], key: String) throws(ShardCodec.DecodeError) {
+    /// Replaces (or adds) a shard with one decoded from a snapshot. Returns how many series the
+    /// store now holds beyond `maxSeries` (0 when within it).
+    @discardableResult
+    public func installShard(from snapshot: [UInt8], key: String) throws(ShardCodec.DecodeError) -> Int {
         let state = try ShardCodec.decode(snapshot, configuration: configuration)
-        let seriesCount = state.seriesCount
         // Restored series count against the limit like new ones; a snapshot from a config with a
-        // higher limit can overshoot it, which is reported but not refused (refusing would lose data).
-        for _ in 0..<seriesCount { _ = budget.take() }
+        // higher limit can overshoot it, which is reported (here and as ingestd_series above
+        // ingestd_series_limit) but not refused: refusing would lose data. New series are then
+        // refused until the count is back under the limit.
+        budget.admit(state.seriesCount)
         let shard = Shard(key: key, restoring: state, budget: budget)
         let old = shards.withLock { map in
             let old = map[key]
@@ -47,6 +50,7 @@ public final class WindowStore: Sendable {
             return old
         }
         old?.releaseBudget()
+        return max(0, budget.count - budget.limit)
     }
 
     public var seriesCount: Int { budget.count }
