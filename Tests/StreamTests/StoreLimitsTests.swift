@@ -29,15 +29,16 @@ private func buckets(_ store: WindowStore, step: Int64, shard: String = "test") 
 }
 
 @Suite struct TooOldFirstEventTests {
-    @Test func aFirstEventFrom1970IsTooOldLiveAndCreatesNoSeries() {
-        let s = store(maxSeries: 1)
+    @Test func aFirstEventFrom1970IsTooOldAndCreatesNoSeries() {
+        let s = store(maxSeries: 2)
+        #expect(put(s, "a", june1, 1, now: june1) == nil)
         #expect(put(s, "new", 0, 5, now: june1) == .tooOld, "1970 for a new account, live")
-        #expect(s.seriesCount == 0)
-        #expect(s.shard("test").statistics.series == 0)
-        #expect(s.shard("test").statistics.rejected[.tooOld] == 1)
-        // The budget (1) was not used up: a real new series still fits.
-        #expect(put(s, "real", june1, 5, now: june1) == nil)
         #expect(s.seriesCount == 1)
+        #expect(s.shard("test").statistics.series == 1)
+        #expect(s.shard("test").statistics.rejected[.tooOld] == 1)
+        // The budget (2) was not used up: a real new series still fits.
+        #expect(put(s, "real", june1, 5, now: june1) == nil)
+        #expect(s.seriesCount == 2)
     }
 
     @Test func inReplayTheShardsNewestEventIsTheClock() {
@@ -64,10 +65,16 @@ private func buckets(_ store: WindowStore, step: Int64, shard: String = "test") 
         #expect(buckets(s, step: 60)["b"] == [june1 - 2 * minute: 2])
     }
 
-    @Test func liveTheWallClockCountsEvenBeforeAnyEvent() {
-        let s = store()
-        #expect(put(s, "a", june1 - 4 * hour, 1, now: june1) == .tooOld)
-        #expect(put(s, "a", june1 - 2 * hour, 1, now: june1) == nil)
+    @Test func liveOrNotEventTimeIsTheClockSoHistoryLaysOutAsInReplay() {
+        // A live daemon fed a 4-hour-old backlog keeps all of it in the 3h ring's terms: the
+        // first event of an empty shard sets the clock, not the wall clock (see ShardWriter).
+        let live = store(), replay = store()
+        for (i, m) in [0, 30, 60, 200, 230].enumerated() {
+            let ts = june1 - 4 * hour + Int64(m) * minute
+            #expect(put(live, "a\(i % 2)", ts, 1, now: june1) == put(replay, "a\(i % 2)", ts, 1))
+        }
+        #expect(buckets(live, step: 3600) == buckets(replay, step: 3600))
+        #expect(buckets(live, step: 60) == buckets(replay, step: 60))
     }
 }
 

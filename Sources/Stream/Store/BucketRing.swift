@@ -3,7 +3,7 @@
 /// Per series a fixed ring of `resolution.buckets` buckets (a Double sum and a UInt32 count), and
 /// a head: the newest bucket index the series has seen. A slot holds bucket `b` when
 /// `head - buckets < b <= head`; advancing the head clears exactly the slots it reuses, once.
-/// A series without a head yet judges age against the shard's clock (`reference`) instead, so
+/// A series without a head yet judges age against the shard's watermark (`reference`) instead, so
 /// its first event cannot plant a bucket older than the ring keeps. Counts saturate at
 /// UInt32.max; sums are kept finite by the writer (`wouldOverflow` before any ring is touched).
 /// Storage grows in chunks of `seriesPerChunk` series, so memory per series is fixed by the
@@ -63,7 +63,7 @@ final class BucketRing {
     }
 
     /// Whether a series with no head in this ring would keep `bucket`, judged against the
-    /// shard's clock `reference` (epoch ms; Int64.min when there is none yet: everything is kept).
+    /// shard's watermark `reference` (epoch ms; Int64.min when there is none yet: everything is kept).
     @inline(__always)
     func keepsFresh(bucket: Int64, reference: Int64) -> Bool {
         reference == Int64.min || bucket > resolution.bucket(containing: reference) - Int64(capacity)

@@ -31,14 +31,12 @@ public final class Shard: Sendable {
     }
 
     /// Runs a batch of writes under the shard lock. `nowMillis` (live mode) makes events further
-    /// ahead than the configured skew count as `future_timestamp`, and is the clock a new
-    /// series' first event is judged `too_old` against (with the shard's watermark; in replay,
-    /// nowMillis nil, the watermark alone: event time is the clock).
+    /// ahead than the configured skew count as `future_timestamp`.
     public func write<R>(nowMillis: Int64? = nil, _ body: (borrowing ShardWriter) throws -> R) rethrows -> R {
         try state.withLock { s -> R in
             let latest = nowMillis.map { $0 + s.configuration.maxFutureSkewSeconds * 1000 }
             let writer = ShardWriter(state: s, budget: budget, latestAcceptedMillis: latest,
-                                     nowMillis: nowMillis ?? Int64.min, restoredMagnitude: s.restoredMagnitude)
+                                     restoredMagnitude: s.restoredMagnitude)
             return try body(writer)
         }
     }

@@ -5,8 +5,6 @@ public struct ShardWriter: ~Copyable {
     let budget: SeriesBudget
     /// Latest acceptable event time (live mode), or nil when event time is the only clock.
     let latestAcceptedMillis: Int64?
-    /// The wall clock in live mode; Int64.min in replay.
-    let nowMillis: Int64
     /// The largest |sum| the shard's rings were restored with (see `apply`).
     let restoredMagnitude: Double
 
@@ -15,12 +13,10 @@ public struct ShardWriter: ~Copyable {
     /// close a factor of 4), so no sum can overflow and no bucket needs to be read first.
     static let safeMagnitude = 0x1p1022
 
-    init(state: ShardState, budget: SeriesBudget, latestAcceptedMillis: Int64?,
-         nowMillis: Int64 = Int64.min, restoredMagnitude: Double = 0) {
+    init(state: ShardState, budget: SeriesBudget, latestAcceptedMillis: Int64?, restoredMagnitude: Double = 0) {
         self.state = state
         self.budget = budget
         self.latestAcceptedMillis = latestAcceptedMillis
-        self.nowMillis = nowMillis
         self.restoredMagnitude = restoredMagnitude
     }
 
@@ -33,8 +29,11 @@ public struct ShardWriter: ~Copyable {
                      "label values do not match the store's labels \(state.configuration.labelNames)")
         if let latest = latestAcceptedMillis, ts > latest { return reject(.futureTimestamp) }
         // How old is too old: each ring's own head for a series it holds; for a series (or ring)
-        // without one yet, the newest time this shard has seen and, live, the wall clock.
-        let reference = max(state.watermarkMillis, nowMillis)
+        // without one yet, the newest event time this shard has seen. Event time, not the wall
+        // clock, also live: rings advance only with events, so a live daemon fed a backlog or
+        // history lays it out exactly as a replay would (the wall clock would refuse the first
+        // event of every series in such a feed while accepting the rest of its history).
+        let reference = state.watermarkMillis
         let hash = SeriesTable.hash(labels)
         let observer = state.evictionObserver
         if let id = state.table.find(labels, hash: hash) {
