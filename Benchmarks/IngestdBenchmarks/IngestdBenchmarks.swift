@@ -290,7 +290,7 @@ func totalAllocatedBytes(_ store: WindowStore) -> Int {
 /// and reports the store's accounting and the RSS growth per series.
 func measureBytesPerSeries(_ benchmark: Benchmark, seriesCount: Int, fillEveryBucket: Bool) {
     let configuration = StoreConfiguration()
-    let labels = (0..<seriesCount).map { StringLabels([String(format: "acct-%06d", $0), "AmazonEC2", "us-east-1"]) }
+    let labels = (0..<seriesCount).map { StringLabels([String(format: "acct-%06d", $0), "AmazonEC2", "us-east-1", "USD"]) }
     let buckets = configuration.resolutions.reduce(0) { $0 + $1.buckets }
     let expected = buckets * 12
     let minute = configuration.resolutions[0]
@@ -381,7 +381,7 @@ struct QueryFixture: @unchecked Sendable {
             let account = String(format: "%012d", 100_000_000_000 + a * 7919)
             shardList[a % shards].write { writer in
                 for s in 0..<services {
-                    let labels = StringLabels([account, serviceNames[s], "us-east-1"])
+                    let labels = StringLabels([account, serviceNames[s], "us-east-1", "USD"])
                     for k in 0..<3 {
                         // Minutes 1, 18, 35 (+ a spread) before `at`: all inside "last 1h".
                         let ts = atMillis - Int64(1 + k * 17 + (a + s) % 10) * 60_000

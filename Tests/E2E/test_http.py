@@ -39,7 +39,7 @@ def test_post_events_reports_per_event_errors_by_index(workdir, daemons):
 
     # The accepted 2.5 + 3.25 + 4 are in the windows.
     answer = d.series(match='{account="111"}', window="1h", at="2026-11-26T10:30:00Z", by="account")
-    assert answer["series"] == [{"labels": {"account": "111"}, "value": 9.75, "sum": 9.75, "count": 3}]
+    assert answer["series"] == [{"labels": {"account": "111", "currency": "USD"}, "value": 9.75, "sum": 9.75, "count": 3}]
 
     # The bad ones are in the quarantine with their position and reason.
     with d.db() as db:
@@ -93,7 +93,7 @@ def test_series_queries_offsets_grouping_and_errors(workdir, daemons):
     assert week["series"][0]["value"] == 7
     assert week["resolution"] == "1h"  # 7 days back is beyond the 48h minute ring
     team = d.series(match='{team="web",service=~"Amazon(EC2|S3)"}', window="1h", at=at, by="team")
-    assert team["series"] == [{"labels": {"team": "web"}, "value": 16, "sum": 16, "count": 3}]
+    assert team["series"] == [{"labels": {"team": "web", "currency": "USD"}, "value": 16, "sum": 16, "count": 3}]
     mtd = d.series(window="mtd", at=at, by="")
     assert mtd["series"][0]["value"] == 23 and mtd["start"] == "2026-11-01T00:00:00Z"
     for bad in ["window=1h&match={account", "window=90s", "window=1h&agg=median", "match=x", "window=1h&by=nolabel"]:

@@ -150,16 +150,19 @@ def post_events(d, lines):
 def test_a_store_layout_change_keeps_http_history_or_refuses_to_start(workdir, daemons):
     """Defect 10: HTTP events exist only in the snapshot once it covers them; a layout change
     converts them, and where it cannot, the daemon refuses to start and names the choice."""
-    d = Daemon(workdir)
+    # No periodic snapshot: the events below live in the journal until the kill.
+    d = Daemon(workdir, env={"INGESTD_SNAPSHOT_INTERVAL": "1h"})
     daemons.append(d)
     d.start()
     post_events(d, now_events(50, 3.0, minutes_ago=90))
     post_events(d, now_events(30, 1.0, minutes_ago=10))
     before = d.series(window="3h", step="1h", by="account")["series"]
-    assert d.stop() == 0
+    # Killed: the events are in the journal only, written under the old label layout.
+    d.kill9()
 
     # A new tag label: every series gets "" for it; nothing is lost.
     d.env["INGESTD_STORE_LABELS"] = "[team]"
+    d.env["INGESTD_SNAPSHOT_INTERVAL"] = "1s"
     d.start()
     after = d.series(window="3h", step="1h", by="account")["series"]
     assert [(r["labels"], r["sum"], r["count"]) for r in after] == [(r["labels"], r["sum"], r["count"]) for r in before]

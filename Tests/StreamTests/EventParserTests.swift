@@ -2,7 +2,8 @@ import Foundation
 import Testing
 import Stream
 
-/// A parsed event copied out of the parser, for comparing.
+/// A parsed event copied out of the parser, for comparing. `labels` leaves out the `currency`
+/// label (its index and canonical value are what `currencyIndex` and CurrencyTests check).
 private struct Parsed: Equatable, CustomStringConvertible {
     var labels: [String]
     var resourceId: String
@@ -22,7 +23,8 @@ private func parse(_ bytes: [UInt8], with parser: EventParser) -> Result<Parsed,
     // Labels point into the input: copy them while it is still borrowed.
     bytes.withUnsafeBytes { input in
         if let rejection = parser.parse(input) { return .failure(rejection) }
-        return .success(Parsed(labels: (0..<parser.labelCount).map { String(decoding: parser.labelValue($0), as: UTF8.self) },
+        let indices = (0..<parser.labelCount).filter { $0 != StoreConfiguration.currencyLabelIndex }
+        return .success(Parsed(labels: indices.map { String(decoding: parser.labelValue($0), as: UTF8.self) },
                                resourceId: String(decoding: parser.resourceId, as: UTF8.self),
                                cost: parser.cost, timestamp: parser.timestampMillis,
                                currencyIndex: parser.currencyIndex, isCredit: parser.isCredit))
@@ -79,9 +81,9 @@ private let tagged = EventParserOptions(tagKeys: ["team", "env"])
             resourceId: "awssup-155f0975", cost: 39.43770991, timestamp: june1))
     }
 
-    @Test func labelCountIsThreePlusTags() {
-        #expect(EventParser(options: EventParserOptions()).labelCount == 3)
-        #expect(EventParser(options: tagged).labelCount == 5)
+    @Test func labelCountIsFourPlusTags() {
+        #expect(EventParser(options: EventParserOptions()).labelCount == 4)
+        #expect(EventParser(options: tagged).labelCount == 6)
     }
 
     @Test func optionalFieldsMayBeAbsentOrNull() {
@@ -281,7 +283,7 @@ private let tagged = EventParserOptions(tagKeys: ["team", "env"])
         let options = EventParserOptions(currencies: ["USD", "EUR"])
         #expect(accepted(coststream(["currency": nil]), options)?.currencyIndex == 0, "absent: the default")
         #expect(accepted(coststream(["currency": "null"]), options)?.currencyIndex == 0)
-        #expect(accepted(coststream(["currency": #""""#]), options)?.currencyIndex == 0)
+        #expect(reason(coststream(["currency": #""""#]), options) == .unknownCurrency, "an explicit \"\" is not the default")
         #expect(accepted(coststream(["currency": #""EUR""#]), options)?.currencyIndex == 1)
         #expect(accepted(coststream(["currency": #""eur""#]), options)?.currencyIndex == 1)
         let unknown = rejection(coststream(["currency": #""GBP""#]), options)
@@ -289,7 +291,7 @@ private let tagged = EventParserOptions(tagKeys: ["team", "env"])
         #expect(unknown?.detail.contains("GBP") == true)
         #expect(reason(coststream(["currency": "840"]), options) == .wrongType)
         #expect(accepted(coststream(["currency": #""JPY""#]), EventParserOptions(currencies: []))?.currencyIndex == -1,
-                "an empty list accepts any currency")
+                "an empty list accepts any three-letter code")
     }
 
     // MARK: Timestamp
@@ -335,7 +337,7 @@ private let tagged = EventParserOptions(tagKeys: ["team", "env"])
         }
         // Every reason the parser can give is covered above.
         let covered = Set(cases.map(\.2))
-        let decidedElsewhere: Set<RejectReason> = [.tooOld, .futureTimestamp, .seriesLimit]
+        let decidedElsewhere: Set<RejectReason> = [.tooOld, .futureTimestamp, .seriesLimit, .costOverflow]
         #expect(covered.union(decidedElsewhere) == Set(RejectReason.allCases))
     }
 

@@ -189,7 +189,9 @@ private enum Outcome: Equatable {
         if let rejection = parser.parse(UnsafeRawBufferPointer(input)) {
             return (.rejected(rejection.reason), rejection.detail)
         }
-        let event = Event(labels: (0..<parser.labelCount).map { Array(parser.labelValue($0)) },
+        // The currency label is left out: the reference gives currencyIndex, CurrencyTests the label.
+        let labels = (0..<parser.labelCount).filter { $0 != StoreConfiguration.currencyLabelIndex }
+        let event = Event(labels: labels.map { Array(parser.labelValue($0)) },
                           resourceId: Array(parser.resourceId), cost: parser.cost,
                           timestamp: parser.timestampMillis, currencyIndex: parser.currencyIndex)
         return (.accepted(event), "")
@@ -438,12 +440,12 @@ private enum Reference {
 
         var currencyIndex = 0
         switch Value(object["currency"]) {
-        case .string(let s) where !s.isEmpty:
+        case .string(let s):
             guard let index = JSONConformanceTests.currencies.firstIndex(of: asciiUppercased(s)) else {
                 return .rejected(.unknownCurrency)
             }
             currencyIndex = index
-        case .string, .absent, .null: break
+        case .absent, .null: break
         default: return .rejected(.wrongType)
         }
 

@@ -209,7 +209,7 @@ import Testing
                                                                        Resolution(stepSeconds: 3600, buckets: 100)])
         let target = WindowStore(configuration: new)
         #expect(throws: ShardCodec.DecodeError.self) { try target.installShard(from: blob, key: "s") }
-        let report = try target.installShard(from: blob, key: "s", conversion: LayoutConversion(labelDefaults: ["owner": "nobody"]))
+        let report = try target.installShard(from: blob, key: "s", conversion: LayoutConversion(labelDefaults: ["owner": "nobody"])).layout
         #expect(report?.lost == [])
         #expect(target.seriesCount == 2)
         #expect(try totals(target, step: 3600, window: 7200) == totals(source, step: 3600, window: 7200))
@@ -227,7 +227,7 @@ import Testing
         let new = StoreConfiguration(resolutions: [Resolution(stepSeconds: 30, buckets: 10), Self.minute, Self.hour])
         let target = WindowStore(configuration: new)
         #expect(throws: ShardCodec.DecodeError.self) { try target.installShard(from: blob, key: "s", conversion: LayoutConversion()) }
-        let report = try target.installShard(from: blob, key: "s", conversion: LayoutConversion(allowLoss: true))
+        let report = try target.installShard(from: blob, key: "s", conversion: LayoutConversion(allowLoss: true)).layout
         #expect(report?.lost == [Resolution(stepSeconds: 30, buckets: 10)])
         #expect(try totals(target, step: 3600, window: 10800).values.reduce(0, +) == 300)
     }

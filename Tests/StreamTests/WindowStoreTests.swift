@@ -13,9 +13,12 @@ private func store(_ resolutions: [Resolution] = [minute5, hour3], maxSeries: In
     WindowStore(configuration: StoreConfiguration(tagKeys: tags, resolutions: resolutions, maxSeries: maxSeries))
 }
 
+/// `labels` without a currency (account, service, region, tags…) are in USD.
 @discardableResult
 private func put(_ store: WindowStore, _ labels: [String], _ ts: Int64, _ cost: Double, shard: String = "test", now: Int64? = nil) -> RejectReason? {
-    store.shard(shard).write(nowMillis: now) { $0.apply(StringLabels(labels), timestampMillis: ts, cost: cost) }
+    var labels = labels
+    if labels.count == store.configuration.labelNames.count - 1 { labels.insert("USD", at: StoreConfiguration.currencyLabelIndex) }
+    return store.shard(shard).write(nowMillis: now) { $0.apply(StringLabels(labels), timestampMillis: ts, cost: cost) }
 }
 
 private func sum(_ store: WindowStore, _ matchers: String = "", window: Int64, offset: Int64 = 0, at: Int64, step: Int64? = nil,
@@ -131,7 +134,7 @@ private func sum(_ store: WindowStore, _ matchers: String = "", window: Int64, o
         let at = t(10, 45)
         let q = WindowQuery(matchers: [], by: ["account"], span: .last(seconds: 3600))
         let groups = try s.query(q, atMillis: at).groups
-        #expect(groups.map(\.labels) == [["account": "111"], ["account": "222"]])
+        #expect(groups.map(\.labels) == [["account": "111", "currency": "USD"], ["account": "222", "currency": "USD"]])
         #expect(groups.map(\.value) == [13, 150])
         #expect(groups.map(\.count) == [3, 2])
         #expect(try sum(s, #"{account="222"}"#, window: 3600, at: at, agg: .max) == 100)
@@ -141,7 +144,7 @@ private func sum(_ store: WindowStore, _ matchers: String = "", window: Int64, o
         // Per series (by: nil): one group per label set, all labels present.
         let perSeries = try s.query(WindowQuery(span: .last(seconds: 3600)), atMillis: at).groups
         #expect(perSeries.count == 4)
-        #expect(perSeries.allSatisfy { $0.labels.count == 4 })
+        #expect(perSeries.allSatisfy { $0.labels.count == 5 })
     }
 
     @Test func offsetsCompareWithThePast() throws {

@@ -12,6 +12,8 @@ struct IngestdConfig: Sendable {
 
     struct Ingest: Sendable {
         var currencies = ["USD"]
+        /// Code → factor into currencies[0]; such amounts are converted at ingest.
+        var conversionRates: [String: Double] = [:]
         var maxEventBytes = 65_536
         var quarantinePayloadBytes = 4096
         /// The quarantine keeps the newest this many rows.
@@ -62,7 +64,7 @@ struct IngestdConfig: Sendable {
     static let overridableKeys = [
         "data_dir", "log.level", "http.listen", "http.max_body_bytes",
         "store.max_series", "store.max_future_skew", "store.labels", "store.resolutions",
-        "ingest.currencies", "ingest.max_event_bytes", "ingest.quarantine_payload_bytes", "ingest.quarantine_max_rows", "ingest.bad_event_logs_per_minute",
+        "ingest.currencies", "ingest.conversion_rates", "ingest.max_event_bytes", "ingest.quarantine_payload_bytes", "ingest.quarantine_max_rows", "ingest.bad_event_logs_per_minute",
         "snapshot.interval", "shutdown.grace",
         "kafka.enabled", "kafka.brokers", "kafka.embedded_broker", "kafka.group_id", "kafka.topics", "kafka.dead_letter_topic", "kafka.poll_batch", "kafka.tansu_path", "kafka.embedded_port",
     ]
@@ -188,7 +190,7 @@ struct IngestdConfig: Sendable {
             }
         }
         c.store = StoreConfiguration(tagKeys: tagKeys, resolutions: resolutions, maxSeries: maxSeries, maxFutureSkewSeconds: skew)
-        if let ingest = r.mapping(top["ingest"], "ingest", allowed: ["currencies", "max_event_bytes", "quarantine_payload_bytes", "quarantine_max_rows", "bad_event_logs_per_minute"]) {
+        if let ingest = r.mapping(top["ingest"], "ingest", allowed: ["currencies", "conversion_rates", "max_event_bytes", "quarantine_payload_bytes", "quarantine_max_rows", "bad_event_logs_per_minute"]) {
             if let items = r.sequence(ingest["currencies"], "ingest.currencies") {
                 c.ingest.currencies = items.compactMap { item in
                     guard let code = r.string(item, "ingest.currencies[]") else { return nil }
@@ -199,6 +201,20 @@ struct IngestdConfig: Sendable {
                     return code
                 }
                 if c.ingest.currencies.isEmpty { r.fail(ingest["currencies"]!.origin, "ingest.currencies needs at least one currency") }
+            }
+            if let rates = r.mapping(ingest["conversion_rates"], "ingest.conversion_rates", allowed: nil) {
+                for (code, node) in rates {
+                    guard let text = r.string(node, "ingest.conversion_rates.\(code)") else { continue }
+                    guard let rate = Double(text), rate.isFinite, rate > 0 else {
+                        r.fail(node.origin, "ingest.conversion_rates.\(code) must be a positive number (units of \(c.ingest.currencies.first ?? "the first currency") per \(code)), got \"\(text)\"")
+                        continue
+                    }
+                    guard let index = c.ingest.currencies.firstIndex(of: code), index > 0 else {
+                        r.fail(node.origin, "ingest.conversion_rates.\(code): list \(code) in ingest.currencies after the currency it converts into (\(c.ingest.currencies.first ?? "the first one"))")
+                        continue
+                    }
+                    c.ingest.conversionRates[code] = rate
+                }
             }
             if let v = r.bytes(ingest["max_event_bytes"], "ingest.max_event_bytes") { c.ingest.maxEventBytes = v }
             if let v = r.bytes(ingest["quarantine_payload_bytes"], "ingest.quarantine_payload_bytes") { c.ingest.quarantinePayloadBytes = v }
@@ -289,7 +305,8 @@ struct IngestdConfig: Sendable {
 
     /// The parser options for one input format.
     func parserOptions(format: EventFormat) -> EventParserOptions {
-        EventParserOptions(format: format, tagKeys: Array(store.labelNames.dropFirst(3)),
-                           currencies: ingest.currencies, maxEventBytes: ingest.maxEventBytes)
+        EventParserOptions(format: format, tagKeys: Array(store.labelNames.dropFirst(StoreConfiguration.builtinLabelNames.count)),
+                           currencies: ingest.currencies, conversionRates: ingest.conversionRates,
+                           maxEventBytes: ingest.maxEventBytes)
     }
 }

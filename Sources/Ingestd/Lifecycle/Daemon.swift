@@ -34,6 +34,8 @@ struct Daemon {
                                  formats: config.namedFormats.mapValues { config.parserOptions(format: $0) }, logger: logger,
                                  badEventLogsPerMinute: config.ingest.badEventLogsPerMinute)
         let restored = try sink.restore(engine: engine, discardUnconvertible: discardHTTPHistory)
+        // Saved at once, so the journal that follows is always in the snapshot's layout.
+        try engine.save([HTTPEventSink.shardKey], journaled: [HTTPEventSink.shardKey], nowMillis: WallClock.nowMillis())
         logger.info("http shard restored", metadata: ["from_snapshot": "\(restored.fromSnapshot)", "journal_entries": "\(restored.journaled)"])
 
         var services: [any Service] = [

@@ -95,16 +95,23 @@ final class HTTPEventSink: Sendable {
     /// entries after it. A snapshot that cannot be converted stops the start (never silently).
     func restore(engine: PartitionEngine, discardUnconvertible: Bool) throws -> (fromSnapshot: Bool, journaled: Int) {
         var fromSnapshot = false
+        // The layout the journal tail was written under: the snapshot's (the journal after a
+        // snapshot comes from the process that wrote it, and a converting start saves at once).
+        var journalLabels = store.configuration.labelNames
         switch engine.restore(Self.shardKey) {
         case .restored(_, let layout):
             fromSnapshot = true
-            if let layout { logger.notice("http shard converted to the new store layout", metadata: ["conversion": "\(layout)"]) }
+            if let layout {
+                journalLabels = layout.fromLabels
+                logger.notice("http shard converted to the new store layout", metadata: ["conversion": "\(layout)"])
+            }
         case .incompatible(let reason):
             guard discardUnconvertible else { throw UnconvertibleHistory(reason: reason) }
             let lossy = PartitionEngine(store: engine.store, snapshots: engine.snapshots,
                                         conversion: LayoutConversion(labelDefaults: engine.conversion.labelDefaults, allowLoss: true), logger: logger)
             if case .restored(_, let layout) = lossy.restore(Self.shardKey) {
                 fromSnapshot = true
+                if let layout { journalLabels = layout.fromLabels }
                 logger.warning("--discard-http-history: the http shard kept what converts", metadata: ["conversion": "\(layout.map { "\($0)" } ?? "")"])
             }
         case .rebuild(let reason):
@@ -115,13 +122,30 @@ final class HTTPEventSink: Sendable {
         let shard = store.shard(Self.shardKey)
         let after = (shard.statistics.nextOffset ?? 1) - 1
         let entries = try journal.entries(shard: Self.shardKey, after: after)
-        shard.write { writer in
+        let labelNames = store.configuration.labelNames
+        try shard.write { writer in
             for entry in entries {
-                _ = writer.apply(StringLabels(Self.decodeLabels(entry.labels)), timestampMillis: entry.tsMillis, cost: entry.cost)
+                var values = Self.decodeLabels(entry.labels)
+                guard values.count == journalLabels.count else {
+                    throw JournalLayoutMismatch(seq: entry.seq, values: values, labelNames: journalLabels)
+                }
+                if journalLabels != labelNames { values = engine.conversion.labels(values, from: journalLabels, to: labelNames) }
+                _ = writer.apply(StringLabels(values), timestampMillis: entry.tsMillis, cost: entry.cost)
                 writer.advance(nextOffset: entry.seq + 1)
             }
         }
         return (fromSnapshot, entries.count)
+    }
+
+    /// A journaled event written under another label layout (e.g. before the `currency` label).
+    struct JournalLayoutMismatch: Error, CustomStringConvertible {
+        let seq: Int64
+        let values: [String]
+        let labelNames: [String]
+        var description: String {
+            "HTTP journal entry \(seq) has \(values.count) label values \(values), the store has \(labelNames.count) labels " +
+            "\(labelNames): it was written under another store.labels layout; restore that layout to keep these events"
+        }
     }
 
     /// Label values joined by 0xFF, a byte that never occurs in UTF-8.

@@ -14,7 +14,9 @@
 /// - timestamp: an ISO 8601 string, or epoch seconds/millis as a number or a numeric string.
 /// - cost: a number or a decimal string ("12.50", "-1e-3", "+3", ".5"); negative only with the
 ///   format's credit marker.
-/// - currency: absent, null or "" means the first configured currency.
+/// - currency: absent or null means the first configured currency; "" or a code not configured is
+///   `.unknownCurrency`. The `currency` label is the canonical upper-case code ("eur" → EUR), or
+///   the first currency's code when a conversion rate applies (the cost is then converted).
 /// - A required field that is absent or null is `.missingField`; "" is `.missingField` too.
 /// - Where the format has a fallback (FOCUS EffectiveCost, CUR lineItem/ProductCode) it is
 ///   used when the primary field is absent, null or "".
@@ -30,7 +32,8 @@ public final class EventParser {
     // profiles of this loop.
     public var timestampMillis: Int64 { event.pointee.timestampMillis }
     public var cost: Double { event.pointee.cost }
-    /// Index of the event's currency in `options.currencies`; -1 when that list is empty.
+    /// Index of the event's currency in `options.currencies` (as sent, before any conversion);
+    /// -1 when that list is empty.
     public var currencyIndex: Int { event.pointee.currencyIndex }
     /// Whether the charge-type field marks the event as a credit or refund.
     public var isCredit: Bool { event.pointee.isCredit }
@@ -45,7 +48,9 @@ public final class EventParser {
         var resourceId = UnsafeRawBufferPointer(start: nil, count: 0)
     }
 
-    public var labelCount: Int { 3 + tagKeys.count }
+    public var labelCount: Int { Self.builtinLabels + tagKeys.count }
+    private static let builtinLabels = StoreConfiguration.builtinLabelNames.count
+    private static let currencyLabel = StoreConfiguration.currencyLabelIndex
 
     private let event: UnsafeMutablePointer<ParsedEvent>
     private let plan: EventFieldPlan
@@ -53,7 +58,7 @@ public final class EventParser {
     private let scratch: UnsafeMutablePointer<UInt8>
     private let labels: UnsafeMutablePointer<UnsafeRawBufferPointer>
     private let decimals: DecimalParser
-    private let currencies: ASCIIKeywordList
+    private let currencies: CurrencyTable
     private let creditMarkers: ASCIIKeywordList
     private let tagLeaves: [Int32]
     private let accountLeaf, serviceLeaf, serviceFallbackLeaf, regionLeaf, resourceIdLeaf: Int32
@@ -69,10 +74,10 @@ public final class EventParser {
         values = .allocate(capacity: max(plan.leafCount, 1))
         values.initialize(repeating: .absent, count: max(plan.leafCount, 1))
         scratch = .allocate(capacity: max(options.maxEventBytes, 1))
-        labels = .allocate(capacity: 3 + options.tagKeys.count)
-        labels.initialize(repeating: UnsafeRawBufferPointer(start: nil, count: 0), count: 3 + options.tagKeys.count)
+        labels = .allocate(capacity: Self.builtinLabels + options.tagKeys.count)
+        labels.initialize(repeating: UnsafeRawBufferPointer(start: nil, count: 0), count: Self.builtinLabels + options.tagKeys.count)
         decimals = DecimalParser(maxLength: max(options.maxEventBytes, 0))
-        currencies = ASCIIKeywordList(options.currencies)
+        currencies = CurrencyTable(codes: options.currencies, rates: options.conversionRates)
         creditMarkers = ASCIIKeywordList(options.format.creditMarkers)
         tagLeaves = options.tagKeys.indices.map { plan.leaf(of: .tag($0)) }
         accountLeaf = plan.leaf(of: .account)
@@ -93,12 +98,12 @@ public final class EventParser {
         values.deinitialize(count: max(plan.leafCount, 1))
         values.deallocate()
         scratch.deallocate()
-        labels.deinitialize(count: 3 + tagKeys.count)
+        labels.deinitialize(count: Self.builtinLabels + tagKeys.count)
         labels.deallocate()
     }
 
-    /// Label values in order [account, service, region] + tagKeys (missing optional ones are
-    /// empty). Valid until the next `parse`.
+    /// Label values in order [account, service, region, currency] + tagKeys (missing optional
+    /// ones are empty). Valid until the next `parse`; the currency's bytes belong to the parser.
     public func labelValue(_ index: Int) -> UnsafeRawBufferPointer {
         precondition(index >= 0 && index < labelCount, "label index out of range")
         return labels[index]
@@ -169,9 +174,9 @@ public final class EventParser {
             let tag = value(tagLeaves[i])
             switch tag.kind {
             case .string, .number, .trueLiteral, .falseLiteral:
-                labels[3 + i] = tag.bytes
+                labels[Self.builtinLabels + i] = tag.bytes
             case .absent, .null:
-                labels[3 + i] = UnsafeRawBufferPointer(start: nil, count: 0)
+                labels[Self.builtinLabels + i] = UnsafeRawBufferPointer(start: nil, count: 0)
             case .object, .array:
                 return wrongType(.tag(i), "a string, number or boolean", tag.kind)
             }
@@ -224,21 +229,28 @@ public final class EventParser {
             return wrongType(.chargeType, "a string", chargeType.kind)
         }
 
-        // currency
+        // currency: an explicit "" is not a way to say "the default".
         let currency = value(currencyLeaf)
+        let entry: CurrencyTable.Entry
         switch currency.kind {
-        case .string where currency.count > 0:
-            if currencies.isEmpty {
-                event.pointee.currencyIndex = -1
-            } else if let index = currencies.firstIndex(of: currency.bytes) {
-                event.pointee.currencyIndex = index
-            } else {
+        case .string:
+            guard let found = currencies.lookup(currency.bytes) else {
                 return invalid(.unknownCurrency, .currency, "not an accepted currency", currency)
             }
-        case .string, .absent, .null:
-            event.pointee.currencyIndex = currencies.isEmpty ? -1 : 0
+            entry = found
+        case .absent, .null:
+            entry = currencies.fallback
         default:
             return wrongType(.currency, "a string", currency.kind)
+        }
+        event.pointee.currencyIndex = entry.index
+        labels[Self.currencyLabel] = entry.label
+        if entry.rate != 1 {
+            let converted = event.pointee.cost * entry.rate
+            guard converted.isFinite else {
+                return invalid(.invalidCost, costField, "out of range after conversion into \(options.currencies[0])", costValue)
+            }
+            event.pointee.cost = converted
         }
 
         if event.pointee.cost < 0 && !event.pointee.isCredit {

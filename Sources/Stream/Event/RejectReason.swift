@@ -14,6 +14,7 @@ public enum RejectReason: String, Sendable, CaseIterable, Codable {
     case tooOld = "too_old"                    // older than every resolution's retention
     case futureTimestamp = "future_timestamp"  // further ahead of the clock than store.max_future_skew
     case seriesLimit = "series_limit"          // would create a series beyond store.max_series
+    case costOverflow = "cost_overflow"        // would make a bucket's sum infinite
 }
 
 /// A rejected event: the reason and a human-readable detail ("field \"cost\": expected a number

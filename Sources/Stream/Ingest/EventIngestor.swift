@@ -85,9 +85,10 @@ public final class EventIngestor {
     private static func storeDetail(_ reason: RejectReason, parser: EventParser) -> String {
         let when = UTCCalendar.iso8601(millis: parser.timestampMillis)
         return switch reason {
-        case .tooOld: "event time \(when) is older than every resolution's retention"
+        case .tooOld: "event time \(when) is older than every resolution keeps (behind the series' newest bucket, or for a new series the newest event time seen)"
         case .futureTimestamp: "event time \(when) is ahead of the clock by more than store.max_future_skew"
         case .seriesLimit: "store.max_series reached: new series are refused until it is raised"
+        case .costOverflow: "cost \(parser.cost) would make a bucket's sum exceed the largest finite number; check the event's cost"
         default: reason.rawValue
         }
     }

@@ -60,7 +60,7 @@ public final class PartitionEngine: Sendable {
         }
         let report: LayoutConversion.Report?
         do {
-            report = try store.installShard(from: snapshot.state, key: key, conversion: conversion)
+            report = try store.installShard(from: snapshot.state, key: key, conversion: conversion).layout
         } catch {
             reset(key)
             if case .incompatible = error { return .incompatible(reason: error.description) }

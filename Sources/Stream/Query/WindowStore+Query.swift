@@ -10,13 +10,19 @@ extension WindowStore {
                 throw QueryError(message: "unknown label \"\(label)\" in by: the labels are \(names.joined(separator: ", "))")
             }
         }
-        let byIndex = q.by.map { $0.map { names.firstIndex(of: $0)! } }
+        // Amounts in different currencies are never added: every group is also split by
+        // currency, and its row says which (README: Currencies).
+        let groupNames = q.by.map { by in
+            by.contains("currency") || !names.contains("currency") ? by : by + ["currency"]
+        }
+        let byIndex = groupNames.map { $0.map { names.firstIndex(of: $0)! } }
         let matchers = q.matchers.map { LabelMatcher.Compiled($0, labelNames: names) }
         let needsBuckets = q.aggregation == .min || q.aggregation == .max || q.includeBuckets
 
         final class Accumulator {
             let key: [String]
             var sum = 0.0
+            /// Saturates: counts of many series at UInt32.max could exceed UInt64 only in theory.
             var count: UInt64 = 0
             var series = 0
             var buckets: [Double]
@@ -64,12 +70,12 @@ extension WindowStore {
                             ring.forEachBucket(series: series, from: first, through: last) { b, sum, count in
                                 acc.buckets[Int(b - first)] += sum
                                 acc.sum += sum
-                                acc.count += UInt64(count)
+                                acc.count = Self.saturatingAdd(acc.count, UInt64(count))
                             }
                         } else {
                             let t = ring.total(series: series, from: first, through: last)
                             acc.sum += t.sum
-                            acc.count += t.count
+                            acc.count = Self.saturatingAdd(acc.count, t.count)
                         }
                     }
                     start = end
@@ -79,7 +85,7 @@ extension WindowStore {
             }
         }
 
-        let labelNamesOut = q.by ?? names
+        let labelNamesOut = groupNames ?? names
         var result: [WindowAnswer.Group] = []
         result.reserveCapacity(groups.count)
         for acc in groups.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
@@ -98,6 +104,12 @@ extension WindowStore {
         }
         return WindowAnswer(resolution: resolution, startMillis: first * resolution.stepMillis,
                             endMillis: (last + 1) * resolution.stepMillis, buckets: n, groups: result)
+    }
+
+    @inline(__always)
+    private static func saturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (r, overflow) = a.addingReportingOverflow(b)
+        return overflow ? .max : r
     }
 
     /// The finest resolution (or the requested one) whose buckets tile the span and still hold it.

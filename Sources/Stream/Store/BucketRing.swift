@@ -3,6 +3,9 @@
 /// Per series a fixed ring of `resolution.buckets` buckets (a Double sum and a UInt32 count), and
 /// a head: the newest bucket index the series has seen. A slot holds bucket `b` when
 /// `head - buckets < b <= head`; advancing the head clears exactly the slots it reuses, once.
+/// A series without a head yet judges age against the shard's watermark (`reference`) instead, so
+/// its first event cannot plant a bucket older than the ring keeps. Counts saturate at
+/// UInt32.max; sums are kept finite by the writer (`wouldOverflow` before any ring is touched).
 /// Storage grows in chunks of `seriesPerChunk` series, so memory per series is fixed by the
 /// configuration and nothing is reallocated or copied when series are added.
 final class BucketRing {
@@ -16,6 +19,8 @@ final class BucketRing {
     @exclusivity(unchecked) private var sumChunks: [UnsafeMutablePointer<Double>] = []
     @exclusivity(unchecked) private var countChunks: [UnsafeMutablePointer<UInt32>] = []
     @exclusivity(unchecked) private(set) var heads: [Int64] = []
+    /// The largest |sum| `set` stored (a restore), for the writer's overflow bound.
+    private(set) var restoredMagnitude = 0.0
 
     init(resolution: Resolution) {
         self.resolution = resolution
@@ -57,14 +62,32 @@ final class BucketRing {
         return Int(r < 0 ? r + c : r)
     }
 
-    /// Adds an amount to the bucket; false when the bucket is older than this ring keeps.
+    /// Whether a series with no head in this ring would keep `bucket`, judged against the
+    /// shard's watermark `reference` (epoch ms; Int64.min when there is none yet: everything is kept).
+    @inline(__always)
+    func keepsFresh(bucket: Int64, reference: Int64) -> Bool {
+        reference == Int64.min || bucket > resolution.bucket(containing: reference) - Int64(capacity)
+    }
+
+    /// Whether adding `amount` to `bucket` would make its sum non-finite. Only a bucket the ring
+    /// already holds can: a fresh or reused one starts from 0 and `amount` is finite.
+    @inline(__always)
+    func wouldOverflow(series: Int, bucket: Int64, amount: Double) -> Bool {
+        let head = heads[series]
+        guard head != Self.noHead, bucket <= head, bucket > head - Int64(capacity) else { return false }
+        return !(base(series).0[slot(bucket)] + amount).isFinite
+    }
+
+    /// Adds an amount to the bucket; false when the bucket is older than this ring keeps (for a
+    /// series without a head: older than `reference` allows, see `keepsFresh`).
     /// `evicted` sees every non-empty bucket the ring reuses (bucket index, sum, count).
     @inline(__always)
-    func add(series: Int, bucket: Int64, amount: Double, count: UInt32 = 1,
+    func add(series: Int, bucket: Int64, amount: Double, count: UInt32 = 1, reference: Int64 = Int64.min,
              evicted: ((Int64, Double, UInt32) -> Void)? = nil) -> Bool {
         let (sums, counts) = base(series)
         let head = heads[series]
         if head == Self.noHead {
+            guard keepsFresh(bucket: bucket, reference: reference) else { return false }
             heads[series] = bucket
         } else if bucket > head {
             let advance = min(bucket - head, Int64(capacity))
@@ -82,7 +105,8 @@ final class BucketRing {
         }
         let s = slot(bucket)
         sums[s] += amount
-        counts[s] &+= count
+        let (c, overflow) = counts[s].addingReportingOverflow(count)
+        counts[s] = overflow ? .max : c
         return true
     }
 
@@ -105,7 +129,9 @@ final class BucketRing {
         }
     }
 
-    /// Sum and count over `first...last` without a closure: the query fast path.
+    /// Sum and count over `first...last` without a closure: the query fast path. The count
+    /// cannot overflow: fewer than 2^32 buckets (a longer ring would take 48 GB per series, and
+    /// the snapshot format stores the bucket count as UInt32) of at most 2^32 - 1 each.
     @inline(__always)
     func total(series: Int, from first: Int64, through last: Int64) -> (sum: Double, count: UInt64) {
         let head = heads[series]
@@ -136,5 +162,6 @@ final class BucketRing {
         let s = slot(bucket)
         sums[s] = sum
         counts[s] = count
+        restoredMagnitude = max(restoredMagnitude, sum.magnitude)
     }
 }

@@ -1,4 +1,4 @@
-/// Label values of one event, in the store's label order (account, service, region, then the
+/// Label values of one event, in the store's label order (account, service, region, currency, then the
 /// configured tag keys). The parser conforms without copying: its values point into the
 /// message bytes, valid until its next parse.
 public protocol LabelSource {

@@ -36,6 +36,11 @@ public struct LayoutConversion: Sendable {
         }
     }
 
+    /// One series' label values under `oldNames`, as the same series reads under `newNames`.
+    public func labels(_ values: [String], from oldNames: [String], to newNames: [String]) -> [String] {
+        newNames.map { name in oldNames.firstIndex(of: name).map { values[$0] } ?? labelDefaults[name] ?? "" }
+    }
+
     func convert(_ old: ShardState, to configuration: StoreConfiguration) -> (ShardState, Report) {
         let new = ShardState(configuration: configuration)
         new.watermarkMillis = old.watermarkMillis
@@ -71,7 +76,8 @@ public struct LayoutConversion: Sendable {
                 from.forEachBucket(series: series, from: .min / 2, through: .max / 2) { bucket, sum, count in
                     // Floor division: bucket indices before 1970 are negative.
                     let target = bucket >= 0 ? bucket / ratio : -((-bucket + ratio - 1) / ratio)
-                    _ = ring.add(series: id, bucket: target, amount: sum, count: count)
+                    // The converted sums bound the buckets' |sum| as applied events would.
+                    if ring.add(series: id, bucket: target, amount: sum, count: count) { new.appliedMagnitude += sum.magnitude }
                 }
             }
         }

@@ -2,6 +2,9 @@ import Synchronization
 
 /// The store-wide cardinality limit, shared by all shards. New series beyond it are refused
 /// (never evicting existing ones: rules may depend on them).
+///
+/// `count` is exactly the number of series the store holds, even above the limit: restored
+/// series are always counted (`admit`), so releasing a shard's series can never drive it negative.
 final class SeriesBudget: Sendable {
     let limit: Int
     private let used = Atomic<Int>(0)
@@ -10,6 +13,7 @@ final class SeriesBudget: Sendable {
 
     var count: Int { used.load(ordering: .relaxed) }
 
+    /// One new series, if the limit allows it.
     func take() -> Bool {
         let after = used.wrappingAdd(1, ordering: .relaxed).newValue
         if after > limit {
@@ -18,6 +22,9 @@ final class SeriesBudget: Sendable {
         }
         return true
     }
+
+    /// Counts series that exist already (a restore) whatever the limit.
+    func admit(_ n: Int) { used.wrappingAdd(n, ordering: .relaxed) }
 
     func release(_ n: Int) { used.wrappingSubtract(n, ordering: .relaxed) }
 }

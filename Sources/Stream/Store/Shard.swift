@@ -35,7 +35,8 @@ public final class Shard: Sendable {
     public func write<R>(nowMillis: Int64? = nil, _ body: (borrowing ShardWriter) throws -> R) rethrows -> R {
         try state.withLock { s -> R in
             let latest = nowMillis.map { $0 + s.configuration.maxFutureSkewSeconds * 1000 }
-            let writer = ShardWriter(state: s, budget: budget, latestAcceptedMillis: latest)
+            let writer = ShardWriter(state: s, budget: budget, latestAcceptedMillis: latest,
+                                     restoredMagnitude: s.restoredMagnitude)
             return try body(writer)
         }
     }

@@ -13,6 +13,10 @@ final class ShardState: @unchecked Sendable {
     /// Kafka: the message at `nextOffset - 1`, to recognise the log on restore.
     @exclusivity(unchecked) var lastMessage: MessageFingerprint?
     @exclusivity(unchecked) var applied: UInt64 = 0
+    /// Sum of |cost| of every event applied since this state was created: with the largest
+    /// restored bucket it bounds every bucket's |sum|, so the writer knows when no bucket can
+    /// overflow without looking at one (see `ShardWriter.apply`).
+    @exclusivity(unchecked) var appliedMagnitude = 0.0
     @exclusivity(unchecked) var rejected = [UInt64](repeating: 0, count: RejectReason.allCases.count)
     /// Sees buckets the rings reuse (`replay --dump-hourly`); nil in the daemon.
     var evictionObserver: EvictionObserver?
@@ -26,6 +30,9 @@ final class ShardState: @unchecked Sendable {
     var seriesCount: Int { table.count }
 
     var allocatedBytes: Int { rings.reduce(table.indexBytes) { $0 + $1.allocatedBytes } }
+
+    /// The largest |sum| any ring was restored with (0 for a state that was not restored).
+    var restoredMagnitude: Double { rings.reduce(0) { max($0, $1.restoredMagnitude) } }
 }
 
 extension RejectReason {

@@ -5,41 +5,80 @@ public struct ShardWriter: ~Copyable {
     let budget: SeriesBudget
     /// Latest acceptable event time (live mode), or nil when event time is the only clock.
     let latestAcceptedMillis: Int64?
+    /// The largest |sum| the shard's rings were restored with (see `apply`).
+    let restoredMagnitude: Double
+
+    /// Below this, `restoredMagnitude + appliedMagnitude + |cost|` bounds every bucket a cost can
+    /// land in with room to spare (Double.greatestFiniteMagnitude ≈ 2^1024, and rounding cannot
+    /// close a factor of 4), so no sum can overflow and no bucket needs to be read first.
+    static let safeMagnitude = 0x1p1022
+
+    init(state: ShardState, budget: SeriesBudget, latestAcceptedMillis: Int64?, restoredMagnitude: Double = 0) {
+        self.state = state
+        self.budget = budget
+        self.latestAcceptedMillis = latestAcceptedMillis
+        self.restoredMagnitude = restoredMagnitude
+    }
 
     /// Counts the event into every resolution that still holds its bucket.
-    /// Returns why it was refused, or nil when it was counted.
+    /// Returns why it was refused, or nil when it was counted. A refused event changes no ring,
+    /// no series and no budget.
     @inline(__always)
     public func apply<L: LabelSource>(_ labels: L, timestampMillis ts: Int64, cost: Double) -> RejectReason? {
+        precondition(labels.labelCount == state.configuration.labelNames.count,
+                     "label values do not match the store's labels \(state.configuration.labelNames)")
         if let latest = latestAcceptedMillis, ts > latest { return reject(.futureTimestamp) }
+        // How old is too old: each ring's own head for a series it holds; for a series (or ring)
+        // without one yet, the newest event time this shard has seen. Event time, not the wall
+        // clock, also live: rings advance only with events, so a live daemon fed a backlog or
+        // history lays it out exactly as a replay would (the wall clock would refuse the first
+        // event of every series in such a feed while accepting the rest of its history).
+        let reference = state.watermarkMillis
         let hash = SeriesTable.hash(labels)
         let observer = state.evictionObserver
         if let id = state.table.find(labels, hash: hash) {
-            // A known series: each ring that still holds the bucket counts the event; a ring
-            // refuses it without side effects, so "none took it" means too old.
+            let series = Int(id)
+            // Check every ring before touching any: a refused event must leave them all as they were.
+            if restoredMagnitude + state.appliedMagnitude + cost.magnitude > Self.safeMagnitude {
+                for ring in state.rings
+                where ring.wouldOverflow(series: series, bucket: ring.resolution.bucket(containing: ts), amount: cost) {
+                    return reject(.costOverflow)
+                }
+            }
+            // Each ring that still holds the bucket counts the event; a ring refuses it without
+            // side effects, so "none took it" means too old.
             var taken = false
             for (r, ring) in state.rings.enumerated() {
-                taken = add(ring, r, series: Int(id), ts: ts, cost: cost, observer: observer) || taken
+                taken = add(ring, r, series: series, ts: ts, cost: cost, reference: reference, observer: observer) || taken
             }
             if !taken { return reject(.tooOld) }
         } else {
+            // Age first: a too-old event must neither create a series nor use up the budget.
+            var kept = false
+            for ring in state.rings where ring.keepsFresh(bucket: ring.resolution.bucket(containing: ts), reference: reference) {
+                kept = true
+                break
+            }
+            guard kept else { return reject(.tooOld) }
             guard budget.take() else { return reject(.seriesLimit) }
             let series = Int(state.table.insert(labels, hash: hash))
             for (r, ring) in state.rings.enumerated() {
                 ring.addSeries()
-                _ = add(ring, r, series: series, ts: ts, cost: cost, observer: observer)
+                _ = add(ring, r, series: series, ts: ts, cost: cost, reference: reference, observer: observer)
             }
         }
         if ts > state.watermarkMillis { state.watermarkMillis = ts }
+        state.appliedMagnitude += cost.magnitude
         state.applied &+= 1
         return nil
     }
 
     @inline(__always)
-    private func add(_ ring: BucketRing, _ r: Int, series: Int, ts: Int64, cost: Double,
+    private func add(_ ring: BucketRing, _ r: Int, series: Int, ts: Int64, cost: Double, reference: Int64,
                      observer: ShardState.EvictionObserver?) -> Bool {
         let bucket = ring.resolution.bucket(containing: ts)
-        guard let observer else { return ring.add(series: series, bucket: bucket, amount: cost) }
-        return ring.add(series: series, bucket: bucket, amount: cost) { observer(series, r, $0, $1, $2) }
+        guard let observer else { return ring.add(series: series, bucket: bucket, amount: cost, reference: reference) }
+        return ring.add(series: series, bucket: bucket, amount: cost, reference: reference) { observer(series, r, $0, $1, $2) }
     }
 
     /// Counts a rejection decided outside the store (the parser's), so the shard's

@@ -1,6 +1,6 @@
 /// What shapes the store: resolutions, which labels a series has, and its limits.
 public struct StoreConfiguration: Sendable, Equatable {
-    /// account, service, region, then the configured tag/metadata keys.
+    /// account, service, region, currency, then the configured tag/metadata keys.
     public var labelNames: [String]
     public var resolutions: [Resolution]
     /// Most series (label set × shard) the store will hold; the memory bound.
@@ -9,7 +9,11 @@ public struct StoreConfiguration: Sendable, Equatable {
     /// would otherwise advance every ring and wipe the history it holds).
     public var maxFutureSkewSeconds: Int64
 
-    public static let builtinLabelNames = ["account", "service", "region"]
+    /// Currency is part of a series' identity: amounts in different currencies never share a
+    /// bucket (README: Currencies).
+    public static let builtinLabelNames = ["account", "service", "region", "currency"]
+    /// Where `currency` sits in `labelNames` (and in every `LabelSource`).
+    public static let currencyLabelIndex = 3
 
     public init(tagKeys: [String] = [], resolutions: [Resolution] = StoreConfiguration.defaultResolutions,
                 maxSeries: Int = 100_000, maxFutureSkewSeconds: Int64 = 600) {

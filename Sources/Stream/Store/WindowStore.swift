@@ -33,16 +33,25 @@ public final class WindowStore: Sendable {
         removed?.releaseBudget()
     }
 
+    /// What installing a snapshot did.
+    public struct InstallReport: Sendable {
+        /// Set when the snapshot was of another store layout and was converted.
+        public var layout: LayoutConversion.Report?
+        /// Series the store now holds beyond `maxSeries` (0 when within it).
+        public var seriesOverLimit: Int
+    }
+
     /// Replaces (or adds) a shard with one decoded from a snapshot; a snapshot of another store
     /// layout is converted when `conversion` is given (the report says what changed).
     @discardableResult
     public func installShard(from snapshot: [UInt8], key: String,
-                             conversion: LayoutConversion? = nil) throws(ShardCodec.DecodeError) -> LayoutConversion.Report? {
-        let (state, report) = try ShardCodec.decode(snapshot, configuration: configuration, conversion: conversion)
-        let seriesCount = state.seriesCount
+                             conversion: LayoutConversion? = nil) throws(ShardCodec.DecodeError) -> InstallReport {
+        let (state, layout) = try ShardCodec.decode(snapshot, configuration: configuration, conversion: conversion)
         // Restored series count against the limit like new ones; a snapshot from a config with a
-        // higher limit can overshoot it, which is reported but not refused (refusing would lose data).
-        for _ in 0..<seriesCount { _ = budget.take() }
+        // higher limit can overshoot it, which is reported (here and as ingestd_series above
+        // ingestd_series_limit) but not refused: refusing would lose data. New series are then
+        // refused until the count is back under the limit.
+        budget.admit(state.seriesCount)
         let shard = Shard(key: key, restoring: state, budget: budget)
         let old = shards.withLock { map in
             let old = map[key]
@@ -50,7 +59,7 @@ public final class WindowStore: Sendable {
             return old
         }
         old?.releaseBudget()
-        return report
+        return InstallReport(layout: layout, seriesOverLimit: max(0, budget.count - budget.limit))
     }
 
     /// Replaces a shard with an empty one (its partition is rebuilt from the source).
