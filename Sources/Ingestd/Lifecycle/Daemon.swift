@@ -25,7 +25,8 @@ struct Daemon {
         let readiness = Readiness()
         let snapshotter = ShardSnapshotter(store: store, snapshots: snapshots, logger: logger)
 
-        let sink = HTTPEventSink(store: store, journal: journal, quarantine: quarantine,
+        let idempotencyKeys = IdempotencyKeys(database: database)
+        let sink = HTTPEventSink(store: store, journal: journal, idempotencyKeys: idempotencyKeys, quarantine: quarantine,
                                  formats: config.namedFormats.mapValues { config.parserOptions(format: $0) }, logger: logger,
                                  badEventLogsPerMinute: config.ingest.badEventLogsPerMinute)
         let restored = try sink.restore(from: snapshots)
@@ -35,6 +36,7 @@ struct Daemon {
             PeriodicSnapshotService(snapshotter: snapshotter, intervalSeconds: config.snapshotIntervalSeconds,
                                     shardKeys: [HTTPEventSink.shardKey], logger: logger),
             QuarantineRetentionService(quarantine: quarantine, maxRows: config.ingest.quarantineMaxRows, logger: logger),
+            IdempotencyKeyRetentionService(keys: idempotencyKeys, clock: WallClock.nowMillis, logger: logger),
         ]
         var kafka: KafkaIngestService?
         if config.kafka.enabled {

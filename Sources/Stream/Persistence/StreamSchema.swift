@@ -4,5 +4,6 @@ public enum StreamSchema {
     public static let migrations: [SQLiteDatabase.Migration] = [
         .init(version: 1, name: "stream persistence",
               sql: Quarantine.schemaSQL + SnapshotStore.schemaSQL + EventJournal.schemaSQL),
+        .init(version: 2, name: "http idempotency keys", sql: IdempotencyKeys.schemaSQL),
     ]
 }
