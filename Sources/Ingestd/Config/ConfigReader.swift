@@ -73,24 +73,47 @@ final class ConfigReader {
         }
     }
 
-    func duration(_ node: ConfigNode?, _ path: String) -> Int64? {
+    /// Durations in seconds, at most `max` (default 100 years): values are multiplied into
+    /// milliseconds and added to clocks, which must not overflow.
+    func duration(_ node: ConfigNode?, _ path: String, max: Int64 = 36_500 * 86_400) -> Int64? {
         guard let text = string(node, path) else { return nil }
-        do { return try DurationText.seconds(text) } catch {
+        let seconds: Int64
+        do { seconds = try DurationText.seconds(text) } catch {
             fail(node!.origin, "\(path): \(error)")
             return nil
         }
+        guard seconds <= max else {
+            fail(node!.origin, "\(path) must be at most \(DurationText.format(seconds: max)), got \"\(text)\"")
+            return nil
+        }
+        return seconds
     }
 
-    /// Byte sizes: `65536`, `64KiB`, `8MiB`.
+    /// The largest size any key takes: sizes are buffers held in memory.
+    static let maxBytes = 1 << 30
+
+    /// Byte sizes: `65536`, `64KiB`, `8MiB`; 1 byte to 1 GiB.
     func bytes(_ node: ConfigNode?, _ path: String) -> Int? {
         guard let text = string(node, path) else { return nil }
         let units: [(String, Int)] = [("KiB", 1024), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000), ("B", 1)]
+        var value: Int?
         for (suffix, scale) in units where text.hasSuffix(suffix) {
-            if let n = Int(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), n > 0 { return n * scale }
+            if let n = Int(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), n > 0 {
+                let (product, overflow) = n.multipliedReportingOverflow(by: scale)
+                value = overflow ? Int.max : product
+            }
+            break
         }
-        if let n = Int(text), n > 0 { return n }
-        fail(node!.origin, "\(path) must be a size such as 65536, 64KiB or 8MiB, got \"\(text)\"")
-        return nil
+        if value == nil, let n = Int(text), n > 0 { value = n }
+        guard let value else {
+            fail(node!.origin, "\(path) must be a size such as 65536, 64KiB or 8MiB, got \"\(text)\"")
+            return nil
+        }
+        guard value <= Self.maxBytes else {
+            fail(node!.origin, "\(path) must be at most 1GiB, got \"\(text)\"")
+            return nil
+        }
+        return value
     }
 
     func oneOf(_ node: ConfigNode?, _ path: String, _ choices: [String]) -> String? {

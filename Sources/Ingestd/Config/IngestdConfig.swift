@@ -47,6 +47,9 @@ struct IngestdConfig: Sendable {
         var embeddedPort = 19092
     }
 
+    /// 10,000 years: far beyond any real clock error, and `now + skew` in ms stays inside Int64.
+    static let maxFutureSkewSeconds: Int64 = 3_652_500 * 86_400
+
     var dataDir = "./data"
     var logLevel = "info"
     var http = HTTP()
@@ -159,7 +162,7 @@ struct IngestdConfig: Sendable {
         var skew = c.store.maxFutureSkewSeconds
         if let store = r.mapping(top["store"], "store", allowed: ["max_series", "max_future_skew", "labels", "resolutions"]) {
             if let v = r.int(store["max_series"], "store.max_series", min: 1) { maxSeries = v }
-            if let v = r.duration(store["max_future_skew"], "store.max_future_skew") { skew = v }
+            if let v = r.duration(store["max_future_skew"], "store.max_future_skew", max: IngestdConfig.maxFutureSkewSeconds) { skew = v }
             if let items = r.sequence(store["labels"], "store.labels") {
                 tagKeys = items.compactMap { item in
                     guard let key = r.string(item, "store.labels[]") else { return nil }
@@ -180,6 +183,11 @@ struct IngestdConfig: Sendable {
                     }
                     guard step > 0, retention >= step, retention % step == 0 else {
                         r.fail(item.origin, "retention must be a positive multiple of step")
+                        continue
+                    }
+                    guard step <= Resolution.maxStepSeconds, retention <= Resolution.maxRetentionSeconds,
+                          retention / step <= Int64(Resolution.maxBuckets) else {
+                        r.fail(item.origin, "a resolution needs step ≤ 366d, retention ≤ 36500d and at most \(Resolution.maxBuckets) buckets (retention / step), got step \(DurationText.format(seconds: step)), retention \(DurationText.format(seconds: retention))")
                         continue
                     }
                     parsed.append(Resolution(step: step, retention: retention))
@@ -222,11 +230,11 @@ struct IngestdConfig: Sendable {
             if let v = r.int(ingest["quarantine_max_rows"], "ingest.quarantine_max_rows", min: 1) { c.ingest.quarantineMaxRows = v }
         }
         if let snapshot = r.mapping(top["snapshot"], "snapshot", allowed: ["interval"]),
-           let v = r.duration(snapshot["interval"], "snapshot.interval") {
+           let v = r.duration(snapshot["interval"], "snapshot.interval", max: 86_400) {
             if v < 1 { r.fail(snapshot["interval"]!.origin, "snapshot.interval must be at least 1s") } else { c.snapshotIntervalSeconds = v }
         }
         if let shutdown = r.mapping(top["shutdown"], "shutdown", allowed: ["grace"]),
-           let v = r.duration(shutdown["grace"], "shutdown.grace") { c.shutdownGraceSeconds = v }
+           let v = r.duration(shutdown["grace"], "shutdown.grace", max: 86_400) { c.shutdownGraceSeconds = v }
         // Mappings first: topics refer to them by name.
         if let mappings = r.mapping(top["mappings"], "mappings", allowed: nil) {
             for (name, node) in mappings {

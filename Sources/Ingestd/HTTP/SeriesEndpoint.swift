@@ -30,6 +30,8 @@ struct SeriesEndpoint {
                 return JSONResponse.make(Answer(answer, query: query, at: at, partial: partial))
             } catch let error as BadRequest {
                 return JSONResponse.error(.badRequest, error.message)
+            } catch let error as QueryError where error.kind == .overflow {
+                return JSONResponse.error(.unprocessableContent, error.message)
             } catch {
                 return JSONResponse.error(.badRequest, "\(error)")
             }
@@ -38,14 +40,26 @@ struct SeriesEndpoint {
 
     struct BadRequest: Error { let message: String }
 
+    /// Longest `match` accepted: selectors are a few matchers, not documents.
+    static let maxSelectorBytes = 8192
+
     static func parse(_ params: FlatDictionary<Substring, Substring>) throws -> WindowQuery {
-        let matchers = try params["match"].map { try SeriesSelector.parse(String($0)) } ?? []
+        let matchers: [LabelMatcher]
+        if let text = params["match"] {
+            guard text.utf8.count <= maxSelectorBytes else {
+                throw BadRequest(message: "match is \(text.utf8.count) bytes; at most \(maxSelectorBytes) are allowed")
+            }
+            matchers = try SeriesSelector.parse(String(text))
+        } else {
+            matchers = []
+        }
         guard let windowText = params["window"].map(String.init) else {
             throw BadRequest(message: "window is required, e.g. window=1h or window=mtd")
         }
-        let span: WindowQuery.Span = windowText == "mtd" ? .monthToDate : .last(seconds: try DurationText.seconds(windowText))
-        let offset = try params["offset"].map { try DurationText.seconds(String($0)) } ?? 0
-        let step = try params["step"].map { try DurationText.seconds(String($0)) }
+        let span: WindowQuery.Span = windowText == "mtd"
+            ? .monthToDate : .last(seconds: try duration(windowText, "window", QueryLimits.windowSeconds))
+        let offset = try params["offset"].map { try duration(String($0), "offset", QueryLimits.offsetSeconds) } ?? 0
+        let step = try params["step"].map { try duration(String($0), "step", QueryLimits.stepSeconds) }
         let by = params["by"].map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         let aggText = params["agg"].map(String.init) ?? "sum"
         guard let agg = WindowQuery.Aggregation(rawValue: aggText) else {
@@ -56,12 +70,35 @@ struct SeriesEndpoint {
                            stepSeconds: step, includeBuckets: points)
     }
 
+    /// A duration parameter within `range`; the error names the range either way (a number too
+    /// large for Int64 is out of range too, not a different kind of mistake).
+    static func duration(_ text: String, _ name: String, _ range: ClosedRange<Int64>) throws -> Int64 {
+        let allowed = "\(DurationText.format(seconds: range.lowerBound)) to \(DurationText.format(seconds: range.upperBound)) (100 years)"
+        let seconds: Int64
+        do { seconds = try DurationText.seconds(text) } catch {
+            throw BadRequest(message: "\(name): \(error); allowed: \(allowed)")
+        }
+        guard range.contains(seconds) else {
+            throw BadRequest(message: "\(name) must be from \(allowed), got \(text)")
+        }
+        return seconds
+    }
+
+    /// `at` as RFC 3339 or epoch milliseconds, between 1970 and the end of 9999.
     static func instant(_ text: String?) throws -> Int64? {
         guard let text else { return nil }
-        if let ms = Int64(text) { return ms }
-        let parsed: Int64? = Array(text.utf8).withUnsafeBytes { Timestamp.parseISO8601($0) }
-        guard let parsed else { throw BadRequest(message: "at must be RFC 3339 (2026-06-01T00:00:00Z) or epoch milliseconds") }
-        return parsed
+        let range = "between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z (epoch ms 0 to \(QueryLimits.instantMillis.upperBound))"
+        let millis: Int64
+        if text.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), text.utf8.contains(where: { $0 != UInt8(ascii: "-") }) {
+            guard let ms = Int64(text) else { throw BadRequest(message: "at must be \(range), got \(text)") }
+            millis = ms
+        } else {
+            let parsed: Int64? = Array(text.utf8).withUnsafeBytes { Timestamp.parseISO8601($0) }
+            guard let parsed else { throw BadRequest(message: "at must be RFC 3339 (2026-06-01T00:00:00Z) or epoch milliseconds, \(range)") }
+            millis = parsed
+        }
+        guard QueryLimits.instantMillis.contains(millis) else { throw BadRequest(message: "at must be \(range), got \(text)") }
+        return millis
     }
 
     struct Answer: Encodable {

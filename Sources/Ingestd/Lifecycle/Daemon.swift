@@ -30,7 +30,8 @@ struct Daemon {
                                      conversion: LayoutConversion(labelDefaults: ["currency": config.ingest.currencies.first ?? "USD"]),
                                      logger: logger)
 
-        let sink = HTTPEventSink(store: store, journal: journal, quarantine: quarantine,
+        let idempotencyKeys = IdempotencyKeys(database: database)
+        let sink = HTTPEventSink(store: store, journal: journal, idempotencyKeys: idempotencyKeys, quarantine: quarantine,
                                  formats: config.namedFormats.mapValues { config.parserOptions(format: $0) }, logger: logger,
                                  badEventLogsPerMinute: config.ingest.badEventLogsPerMinute)
         let restored = try sink.restore(engine: engine, discardUnconvertible: discardHTTPHistory)
@@ -42,6 +43,7 @@ struct Daemon {
             PeriodicSnapshotService(engine: engine, intervalSeconds: config.snapshotIntervalSeconds,
                                     keys: [HTTPEventSink.shardKey], logger: logger),
             QuarantineRetentionService(quarantine: quarantine, maxRows: config.ingest.quarantineMaxRows, logger: logger),
+            IdempotencyKeyRetentionService(keys: idempotencyKeys, clock: WallClock.nowMillis, logger: logger),
         ]
         var kafka: KafkaIngestService?
         if config.kafka.enabled {

@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import Hummingbird
 import Logging
 import Stream
 import Synchronization
@@ -9,6 +11,9 @@ import Synchronization
 /// snapshot (which takes the same lock) sees a request either entirely or not at all; the
 /// shard's position (`nextOffset`) is the next journal seq, and the snapshot's transaction
 /// deletes the journal entries it covers.
+///
+/// A request with an idempotency key is looked up under the same lock, and its answer stored in
+/// the journal append's transaction: a repeat is answered from SQLite and counts nothing.
 final class HTTPEventSink: Sendable {
     static let shardKey = "http"
 
@@ -26,6 +31,7 @@ final class HTTPEventSink: Sendable {
 
     private let store: WindowStore
     private let journal: EventJournal
+    private let idempotencyKeys: IdempotencyKeys
     private let quarantine: Quarantine
     /// Parser options per format name (coststream, focus, cur and the configured mappings).
     private let formats: [String: EventParserOptions]
@@ -33,10 +39,11 @@ final class HTTPEventSink: Sendable {
     private let badEventLogsPerMinute: Int
     private let requests = Atomic<Int>(0)
 
-    init(store: WindowStore, journal: EventJournal, quarantine: Quarantine, formats: [String: EventParserOptions],
-         logger: Logger, badEventLogsPerMinute: Int) {
+    init(store: WindowStore, journal: EventJournal, idempotencyKeys: IdempotencyKeys, quarantine: Quarantine,
+         formats: [String: EventParserOptions], logger: Logger, badEventLogsPerMinute: Int) {
         self.store = store
         self.journal = journal
+        self.idempotencyKeys = idempotencyKeys
         self.quarantine = quarantine
         self.formats = formats
         self.logger = logger
@@ -49,17 +56,42 @@ final class HTTPEventSink: Sendable {
         var description: String { "unknown format \"\(name)\": use one of \(known.joined(separator: ", "))" }
     }
 
+    struct KeyReused: Error, CustomStringConvertible {
+        let key: String
+        var description: String {
+            "Idempotency-Key \"\(key)\" was used in the last 24 h for a different body or format: use a new key for a new batch"
+        }
+    }
+
+    /// The HTTP answer to a batch: the report as JSON, or the first answer to a repeated key.
+    struct Answer: Sendable {
+        let status: HTTPResponse.Status
+        let body: [UInt8]
+        /// Answered from the idempotency store; nothing was counted.
+        let repeated: Bool
+    }
+
     /// Splits a body (JSON array or NDJSON) and ingests every event; per-event errors by index.
-    func ingest(_ body: [UInt8], format: String = "coststream", nowMillis: Int64) throws -> Report {
+    /// With `idempotencyKey`, a key seen in the last 24 h returns its first answer unchanged
+    /// (or throws `KeyReused` when the body or format differs) and nothing is applied,
+    /// journaled, quarantined or counted.
+    func ingest(_ body: [UInt8], format: String = "coststream", nowMillis: Int64, idempotencyKey: String? = nil) throws -> Answer {
         guard let options = formats[format] else { throw UnknownFormat(name: format, known: formats.keys.sorted()) }
+        let requestHash = idempotencyKey.map { _ in Self.requestHash(body, format: format) } ?? []
         let requestID = requests.wrappingAdd(1, ordering: .relaxed).newValue
         let parser = EventParser(options: options)
         let ingestor = EventIngestor(source: .http, quarantine: quarantine, logger: logger,
                                      badEventLogsPerMinute: badEventLogsPerMinute)
-        var report = Report()
-        try body.withUnsafeBytes { bytes in
+        let answer = try body.withUnsafeBytes { bytes -> Answer in
             let ranges = try EventBatch.split(bytes)
-            try store.shard(Self.shardKey).write(nowMillis: nowMillis) { writer in
+            return try store.shard(Self.shardKey).write(nowMillis: nowMillis) { writer -> Answer in
+                // Under the shard lock: a concurrent request with the same key waits here until
+                // this one's record is committed, and then finds it.
+                if let key = idempotencyKey, let first = try idempotencyKeys.find(key, nowMillis: nowMillis) {
+                    guard first.requestHash == requestHash else { throw KeyReused(key: key) }
+                    return Answer(status: .init(code: first.status), body: first.response, repeated: true)
+                }
+                var report = Report()
                 var accepted: [(tsMillis: Int64, cost: Double, labels: [UInt8])] = []
                 for (index, range) in ranges.enumerated() {
                     let event = UnsafeRawBufferPointer(rebasing: bytes[range])
@@ -70,14 +102,28 @@ final class HTTPEventSink: Sendable {
                         accepted.append((parser.timestampMillis, parser.cost, Self.encodeLabels(parser)))
                     }
                 }
-                let last = try journal.append(shard: Self.shardKey, entries: accepted)
-                if last > 0 { writer.advance(nextOffset: last + 1) }
                 report.accepted = accepted.count
                 report.rejected = report.errors.count
+                let status: HTTPResponse.Status = (report.accepted == 0 && report.rejected > 0) ? .unprocessableContent : .ok
+                let encoded = Array(try JSONResponse.encode(report))
+                let record = idempotencyKey.map {
+                    IdempotencyKeys.Record(key: $0, requestHash: requestHash, status: status.code, response: encoded, createdMillis: nowMillis)
+                }
+                let last = try journal.append(shard: Self.shardKey, entries: accepted, idempotency: record)
+                if last > 0 { writer.advance(nextOffset: last + 1) }
+                return Answer(status: status, body: encoded, repeated: false)
             }
         }
         try ingestor.flush()
-        return report
+        return answer
+    }
+
+    /// SHA-256 of the format name and the decoded body: what makes two requests "the same".
+    static func requestHash(_ body: [UInt8], format: String) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(data: Array(format.utf8) + [0])
+        hasher.update(data: body)
+        return Array(hasher.finalize())
     }
 
     /// The HTTP shard's snapshot is of a store layout that cannot be converted without losing

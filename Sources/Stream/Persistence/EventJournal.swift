@@ -49,29 +49,37 @@ public final class EventJournal: Sendable {
     /// Appends `entries` in one transaction that is fsynced before this returns (this commit
     /// runs with `synchronous=FULL`): an HTTP client told "accepted" must not lose the events
     /// even to a power cut, which the database-wide `synchronous=NORMAL` would allow.
+    /// `idempotency`, when given, is stored in the same transaction (see `IdempotencyKeys`),
+    /// even when `entries` is empty (a batch whose every event was rejected has an answer too).
     /// - Returns: the seq of the last entry appended, or 0 when `entries` is empty.
     /// - Throws: `SQLiteError`; then nothing was appended and the request must be failed.
     @discardableResult
-    public func append(shard: String, entries: [(tsMillis: Int64, cost: Double, labels: [UInt8])]) throws -> Int64 {
-        guard !entries.isEmpty else { return 0 }
+    public func append(shard: String, entries: [(tsMillis: Int64, cost: Double, labels: [UInt8])],
+                       idempotency: IdempotencyKeys.Record? = nil) throws -> Int64 {
+        guard !entries.isEmpty || idempotency != nil else { return 0 }
         return try database.withConnection { connection in
             // synchronous cannot change inside a transaction, so switch around it.
             try connection.execute("PRAGMA synchronous = FULL")
             defer { try? connection.execute("PRAGMA synchronous = NORMAL") }
             return try connection.transaction { connection in
-                try connection.withStatement(
-                    "INSERT INTO http_journal (shard, ts_ms, cost, labels) VALUES (?1, ?2, ?3, ?4)"
-                ) { insert in
-                    for entry in entries {
-                        try insert.bind(shard, at: 1)
-                        try insert.bind(entry.tsMillis, at: 2)
-                        try insert.bind(entry.cost, at: 3)
-                        try insert.bind(blob: entry.labels, at: 4)
-                        try insert.step()
-                        insert.reset()
+                var last: Int64 = 0
+                if !entries.isEmpty {
+                    try connection.withStatement(
+                        "INSERT INTO http_journal (shard, ts_ms, cost, labels) VALUES (?1, ?2, ?3, ?4)"
+                    ) { insert in
+                        for entry in entries {
+                            try insert.bind(shard, at: 1)
+                            try insert.bind(entry.tsMillis, at: 2)
+                            try insert.bind(entry.cost, at: 3)
+                            try insert.bind(blob: entry.labels, at: 4)
+                            try insert.step()
+                            insert.reset()
+                        }
                     }
+                    last = connection.lastInsertRowID
                 }
-                return connection.lastInsertRowID
+                if let idempotency { try IdempotencyKeys.insert(idempotency, on: connection) }
+                return last
             }
         }
     }

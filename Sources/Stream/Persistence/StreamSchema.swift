@@ -6,6 +6,7 @@ public enum StreamSchema {
               sql: Quarantine.schemaSQL + SnapshotStore.schemaSQL + EventJournal.schemaSQL),
         .init(version: 2, name: "log identity and registered partition state",
               sql: SnapshotStore.logIdentitySQL + SnapshotStore.partitionStateSQL),
+        .init(version: 3, name: "http idempotency keys", sql: IdempotencyKeys.schemaSQL),
     ]
 
     public static let module = SQLiteDatabase.SchemaModule(

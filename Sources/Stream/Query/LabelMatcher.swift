@@ -23,8 +23,36 @@ public struct LabelMatcher: Sendable, Hashable, CustomStringConvertible {
         self.op = op
         self.value = value
         if op == .matches || op == .notMatches {
-            do { _ = try Regex(value) } catch { throw InvalidRegex(matcher: "\(name)\(op.rawValue)\"\(value)\"", reason: "\(error)") }
+            let matcher = "\(name)\(op.rawValue)\"\(value.prefix(64))\(value.count > 64 ? "…" : "")\""
+            // The regex parser recurses per nesting level: a deep pattern from a request must be
+            // refused before it can exhaust a thread's stack.
+            guard value.utf8.count <= Self.maxRegexBytes else {
+                throw InvalidRegex(matcher: matcher, reason: "\(value.utf8.count) bytes; at most \(Self.maxRegexBytes) are allowed")
+            }
+            guard Self.nestingDepth(value) <= Self.maxRegexNesting else {
+                throw InvalidRegex(matcher: matcher, reason: "groups nest deeper than \(Self.maxRegexNesting) levels")
+            }
+            do { _ = try Regex(value) } catch { throw InvalidRegex(matcher: matcher, reason: "\(error)") }
         }
+    }
+
+    public static let maxRegexBytes = 1024
+    public static let maxRegexNesting = 32
+
+    /// The deepest nesting of ( [ { in a pattern, counting escaped brackets too (an overestimate is harmless).
+    static func nestingDepth(_ pattern: String) -> Int {
+        var depth = 0, deepest = 0
+        for b in pattern.utf8 {
+            switch b {
+            case UInt8(ascii: "("), UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                deepest = max(deepest, depth)
+            case UInt8(ascii: ")"), UInt8(ascii: "]"), UInt8(ascii: "}"):
+                depth = max(depth - 1, 0)
+            default: break
+            }
+        }
+        return deepest
     }
 
     public var description: String { "\(name)\(op.rawValue)\"\(value)\"" }

@@ -56,6 +56,19 @@ public struct WindowAnswer: Sendable {
 }
 
 public struct QueryError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The query itself is wrong (a parameter out of range, no resolution fits): fix the request.
+        case invalid
+        /// The query is fine but its answer is not a finite number (a total beyond ±1.8e308).
+        case overflow
+    }
+
+    public let kind: Kind
     public let message: String
     public var description: String { message }
+
+    public init(_ kind: Kind = .invalid, message: String) {
+        self.kind = kind
+        self.message = message
+    }
 }

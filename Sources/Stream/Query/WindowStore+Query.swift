@@ -1,8 +1,11 @@
 extension WindowStore {
     /// Answers a window query at `atMillis` (wall clock when live, the watermark in replay).
+    /// Throws `QueryError` (`.invalid`) for numbers outside `QueryLimits` or a span no ring holds,
+    /// and (`.overflow`) when a total would not be a finite number.
     public func query(_ q: WindowQuery, atMillis: Int64) throws(QueryError) -> WindowAnswer {
+        try QueryLimits.check(q, atMillis: atMillis)
         let endInstant = atMillis - q.offsetSeconds * 1000
-        let (resolution, ringIndex, first, last) = try plan(q, atMillis: atMillis, endInstant: endInstant)
+        let (resolution, ringIndex, first, last) = try plan(q, endInstant: endInstant, newestMillis: newestEventMillis)
         let n = Int(last - first + 1)
         let names = configuration.labelNames
         if let by = q.by {
@@ -85,6 +88,13 @@ extension WindowStore {
             }
         }
 
+        // Each bucket is finite (the store refuses events that would overflow one), but a sum over
+        // many buckets or series can still exceed ±1.8e308: say so rather than answer inf or NaN.
+        for acc in groups where !acc.sum.isFinite || acc.buckets.contains(where: { !$0.isFinite }) {
+            let labels = zip(groupNames ?? names, acc.key).map { "\($0)=\"\($1)\"" }.joined(separator: ",")
+            throw QueryError(.overflow, message: "the total of {\(labels)} over this window is beyond ±1.8e308 and cannot be represented: narrow match or group with by=")
+        }
+
         let labelNamesOut = groupNames ?? names
         var result: [WindowAnswer.Group] = []
         result.reserveCapacity(groups.count)
@@ -113,7 +123,13 @@ extension WindowStore {
     }
 
     /// The finest resolution (or the requested one) whose buckets tile the span and still hold it.
-    private func plan(_ q: WindowQuery, atMillis: Int64, endInstant: Int64)
+    ///
+    /// What a ring holds is decided by its head, not by `at`: a series' ring keeps the
+    /// `buckets` buckets up to the newest one it has seen, and the newest event any shard
+    /// has applied (`newestMillis`) is the furthest any ring's head has moved. A span that
+    /// starts after that head minus the ring's length is held by every series' ring; an older
+    /// one may have been overwritten, even when `at` itself is old.
+    private func plan(_ q: WindowQuery, endInstant: Int64, newestMillis: Int64?)
         throws(QueryError) -> (Resolution, Int, Int64, Int64) {
         var reasons: [String] = []
         for (i, r) in configuration.resolutions.enumerated() {
@@ -135,8 +151,11 @@ extension WindowStore {
                 }
                 first = r.bucket(containing: start)
             }
-            guard first > r.bucket(containing: atMillis) - Int64(r.buckets) else {
-                reasons.append("\(DurationText.format(seconds: r.stepSeconds)) buckets keep only \(DurationText.format(seconds: r.retentionSeconds))")
+            // No data yet: any ring long enough for the span holds it (all empty).
+            let head = newestMillis.map { max(r.bucket(containing: $0), last) } ?? last
+            guard first > head - Int64(r.buckets) else {
+                let held = newestMillis.map { " back from the newest event (\(UTCCalendar.iso8601(millis: $0)))" } ?? ""
+                reasons.append("\(DurationText.format(seconds: r.stepSeconds)) buckets keep only \(DurationText.format(seconds: r.retentionSeconds))\(held)")
                 continue
             }
             return (r, i, first, last)
@@ -145,5 +164,10 @@ extension WindowStore {
             throw QueryError(message: "no \(DurationText.format(seconds: step)) resolution is configured")
         }
         throw QueryError(message: "no resolution covers this window and offset: " + reasons.joined(separator: "; "))
+    }
+
+    /// The newest event time any shard has applied (nil before the first event).
+    private var newestEventMillis: Int64? {
+        allShards.map { $0.withState { $0.watermarkMillis } }.filter { $0 != .min }.max()
     }
 }

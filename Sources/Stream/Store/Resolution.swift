@@ -14,6 +14,13 @@ public struct Resolution: Sendable, Hashable, CustomStringConvertible {
         self.init(stepSeconds: step, buckets: Int((retention + step - 1) / step))
     }
 
+    /// Bounds a configuration must respect (checked where it is read): they keep every bucket
+    /// index and millisecond in range of Int64, and one chunk of `BucketRing.seriesPerChunk`
+    /// series at most 256 × 100,000 × 12 bytes ≈ 300 MB.
+    public static let maxStepSeconds: Int64 = 366 * 86_400
+    public static let maxRetentionSeconds: Int64 = 36_500 * 86_400
+    public static let maxBuckets = 100_000
+
     public var stepMillis: Int64 { stepSeconds * 1000 }
     public var retentionSeconds: Int64 { stepSeconds * Int64(buckets) }
 
