@@ -56,7 +56,7 @@ if [ -z "$FILE" ]; then
   REPEATS=$(( (N + PER - 1) / PER ))
   for ((k = 0; k < REPEATS; k++)); do
     sed "s/\"timestamp\":\"2026-/\"timestamp\":\"$((2026 + k))-/" "$WORK/corpus.ndjson"
-  done | head -n "$N" > "$FILE"
+  done | { head -n "$N" > "$FILE"; cat > /dev/null; }  # drain: no SIGPIPE under pipefail
   rm -f "$WORK/corpus.ndjson"
 fi
 
