@@ -4,8 +4,10 @@ import Foundation
 /// the path is "-") and hands out whole lines: a plain file is mapped and its lines are slices of
 /// the mapping; a pipe is read in large blocks. A replay touches each byte once and allocates
 /// per block, not per line.
-/// Decompression is `gzip -dc` in a child process: the package mirror has no zlib binding, and a
-/// pipe from gzip (≈ 300 MB/s) is faster than the parser anyway.
+/// Decompression is `gzip -dc` in a child process. Measured (2M lines, 518 MB, busy 2-core
+/// machine): replay from .gz 3.7 s, from the plain file 1.4 s, `gzip -dc` alone 1.96 s; so the
+/// decompression, not the pipe, is most of the difference, and in-process zlib on the replay's
+/// own thread (compress-nio) would add the same inflate time serially; not tried yet.
 public struct NDJSONReader {
     public let path: String
     /// Read size for pipes and standard input (and, with `mapsRegularFiles` false, files).
