@@ -82,8 +82,10 @@ final class Summary: @unchecked Sendable {
         }
         for text in lines { report(text) }
         for r in ratios {
-            guard var top = samples[r.numerator], let bottom = samples[r.denominator], !bottom.isEmpty else { continue }
+            guard var top = samples[r.numerator], var bottom = samples[r.denominator] else { continue }
             if top.count > skip[r.numerator]! { top.removeFirst(skip[r.numerator]!) }
+            if bottom.count > skip[r.denominator]! { bottom.removeFirst(skip[r.denominator]!) }
+            guard !top.isEmpty, !bottom.isEmpty else { continue }
             let ratio = Summary.percentile(top, 50) / Summary.percentile(bottom, 50)
             report("\(r.name): \(String(format: "%.1f", ratio))× (medians, \(top.count) and \(bottom.count) passes in this process); "
                 + "target ≥ \(String(format: "%g", r.target))× " + (ratio >= r.target ? "met" : "MISSED"))
