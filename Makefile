@@ -29,6 +29,7 @@ test: setup
 bench: setup
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
 	bash scripts/bench-e2e.sh
+	bash scripts/replay-ratio.sh
 
 clean:
 	rm -rf .build Benchmarks/.build

@@ -6,13 +6,11 @@ import Stream
 /// message per line, keyed by the account so that a partition holds whole accounts (PRODUCT §7).
 /// A test and demo tool, not part of the daemon's hot path.
 ///
-/// Lines are not decoded: a skipping scan finds the key and time fields and the line is sent as
-/// it is (or with only the time value replaced). JSONSerialization per event would be acceptable
-/// for a tool, but re-serialising with it reorders keys, respells numbers and ran at about
-/// 13,000 events/s here; the scan keeps every byte and is bound by the broker instead. (Stream's
-/// JSONScanner is internal and validates whole events against a field plan; this only needs two
-/// top-level members.) Lines come from `NDJSONReader`, as in `ingestd replay`; times are read
-/// and written with `Timestamp` and `UTCCalendar`.
+/// Lines are not re-encoded: Stream's JSON scanner (`JSONMemberFinder`, the daemon parser's own)
+/// finds the key and time fields and the line is sent as it is (or with only the time value
+/// replaced). Re-serialising with JSONSerialization reorders keys, respells numbers and ran at
+/// about 13,000 events/s here. Lines come from `NDJSONReader`, as in `ingestd replay`; times are
+/// read and written with `Timestamp` and `UTCCalendar`.
 public struct ProduceCommand: ParsableCommand {
     public init() {}
 
@@ -79,15 +77,14 @@ public struct ProduceCommand: ParsableCommand {
         }
         let producer = try KafkaProducer(properties: kafkaProperties)
         let reader = NDJSONReader(path: file)
-        let keyName = Array(keyField.utf8)
-        let timeName = Array(timeField.utf8)
 
         var shifter: TimeShifter?
         if shiftToNow {
             // First pass: the latest time. A corrupt .gz fails here, before anything is sent.
             var latest: Int64?
+            let fields = TopLevelFields(key: keyField, time: timeField)
             try reader.forEachLine { line, _ in
-                guard let range = TopLevelFields(line, first: timeName, second: nil).first,
+                guard let range = fields.find(line).time,
                       let millis = TimeShifter.millis(UnsafeRawBufferPointer(rebasing: line[range]))
                 else { return }
                 latest = max(latest ?? millis, millis)
@@ -99,7 +96,7 @@ public struct ProduceCommand: ParsableCommand {
             }
         }
 
-        var lines = LineProducer(producer: producer, topic: topic, keyField: keyName, timeField: timeName, shifter: shifter)
+        var lines = LineProducer(producer: producer, topic: topic, fields: TopLevelFields(key: keyField, time: timeField), shifter: shifter)
         let clock = ContinuousClock()
         let start = clock.now
         var readError: NDJSONReader.ReadError?
@@ -147,26 +144,23 @@ public struct ProduceCommand: ParsableCommand {
     struct LineProducer {
         let producer: KafkaProducer
         let topic: String
-        let keyField: [UInt8]
-        let timeField: [UInt8]
+        let fields: TopLevelFields
         let shifter: TimeShifter?
         var counts = Counts()
         private var shifted: [UInt8] = []  // reused for the rewritten line
 
-        init(producer: KafkaProducer, topic: String, keyField: [UInt8], timeField: [UInt8], shifter: TimeShifter?) {
+        init(producer: KafkaProducer, topic: String, fields: TopLevelFields, shifter: TimeShifter?) {
             self.producer = producer
             self.topic = topic
-            self.keyField = keyField
-            self.timeField = timeField
+            self.fields = fields
             self.shifter = shifter
         }
 
         mutating func produce(_ line: UnsafeRawBufferPointer) throws {
-            let fields = TopLevelFields(line, first: keyField, second: shifter == nil ? nil : timeField)
-            let key = fields.first.flatMap { TopLevelFields.keyBytes(UnsafeRawBufferPointer(rebasing: line[$0])) }
+            let (key, time) = fields.find(line)
             if key == nil { counts.unkeyed += 1 }
             counts.produced += 1
-            if let valueRange = fields.second,
+            if let valueRange = time,
                let replacement = shifter?.shift(UnsafeRawBufferPointer(rebasing: line[valueRange])) {
                 shifted.removeAll(keepingCapacity: true)
                 shifted.append(contentsOf: line[..<valueRange.lowerBound])
@@ -197,95 +191,20 @@ public struct ProduceCommand: ParsableCommand {
 }
 
 extension ProduceCommand {
-    /// The value ranges of up to two top-level members of a JSON object line, found by a
-    /// skipping scan that leaves the bytes untouched, so that a produced line keeps its field
-    /// order, number spelling and everything else exactly. nil where the member is absent or
-    /// the line is not a well-formed object as far as the scan goes. Duplicate keys: the last
-    /// wins, as in JSONSerialization and the daemon's parser.
+    /// The key and time members of a line, found by Stream's JSON scanner: a line that is not a
+    /// JSON object has neither; duplicate keys: the last wins, as in the daemon's parser.
     struct TopLevelFields {
-        var first: Range<Int>?
-        var second: Range<Int>?
+        private let finder: JSONMemberFinder
 
-        init(_ line: UnsafeRawBufferPointer, first firstName: [UInt8], second secondName: [UInt8]?) {
-            var i = 0
-            func skipSpace() { while i < line.count, [0x20, 0x09, 0x0a, 0x0d].contains(line[i]) { i += 1 } }
-            func skipString() -> Bool {  // at the opening quote; leaves i after the closing one
-                i += 1
-                while i < line.count {
-                    switch line[i] {
-                    case UInt8(ascii: "\\"): i += 2
-                    case UInt8(ascii: "\""): i += 1; return true
-                    default: i += 1
-                    }
-                }
-                return false
-            }
-            func skipValue() -> Bool {
-                guard i < line.count else { return false }
-                switch line[i] {
-                case UInt8(ascii: "\""):
-                    return skipString()
-                case UInt8(ascii: "{"), UInt8(ascii: "["):
-                    var depth = 0
-                    while i < line.count {
-                        switch line[i] {
-                        case UInt8(ascii: "\""): guard skipString() else { return false }; continue
-                        case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
-                        case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
-                        default: break
-                        }
-                        i += 1
-                        if depth == 0 { return true }
-                    }
-                    return false
-                default:
-                    let start = i
-                    while i < line.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), 0x20, 0x09, 0x0a, 0x0d].contains(line[i]) { i += 1 }
-                    return i > start
-                }
-            }
+        init(key: String, time: String) { finder = JSONMemberFinder(names: [key, time]) }
 
-            skipSpace()
-            guard i < line.count, line[i] == UInt8(ascii: "{") else { return }
-            i += 1
-            var found: (Range<Int>?, Range<Int>?) = (nil, nil)
-            while true {
-                skipSpace()
-                guard i < line.count else { return }
-                if line[i] == UInt8(ascii: "}") { break }
-                guard line[i] == UInt8(ascii: "\"") else { return }
-                let nameStart = i + 1
-                guard skipString() else { return }
-                let name = UnsafeRawBufferPointer(rebasing: line[nameStart..<(i - 1)])
-                skipSpace()
-                guard i < line.count, line[i] == UInt8(ascii: ":") else { return }
-                i += 1
-                skipSpace()
-                let valueStart = i
-                guard skipValue() else { return }
-                if name.elementsEqual(firstName) { found.0 = valueStart..<i }
-                if let secondName, name.elementsEqual(secondName) { found.1 = valueStart..<i }
-                skipSpace()
-                guard i < line.count else { return }
-                if line[i] == UInt8(ascii: ",") { i += 1; continue }
-                guard line[i] == UInt8(ascii: "}") else { return }
-                break
-            }
-            (first, second) = found
-        }
-
-        /// A key from a member's value: a string's content (unescaped), or a number's text.
-        /// Null, objects, arrays, booleans and empty strings give no key.
-        static func keyBytes(_ value: UnsafeRawBufferPointer) -> [UInt8]? {
-            guard let head = value.first else { return nil }
-            if head == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(head) { return Array(value) }
-            guard head == UInt8(ascii: "\""), value.count >= 2 else { return nil }
-            let content = value[1..<(value.count - 1)]
-            if content.isEmpty { return nil }
-            guard content.contains(UInt8(ascii: "\\")) else { return Array(content) }
-            // Escapes are rare in account ids: let Foundation decode this one string.
-            let decoded = try? JSONSerialization.jsonObject(with: Data(value), options: .fragmentsAllowed) as? String
-            return decoded.map { Array($0.utf8) }
+        /// The message key (a string's decoded content or a number's text; null, objects,
+        /// arrays, booleans and "" give none) and the time value's text range.
+        func find(_ line: UnsafeRawBufferPointer) -> (key: [UInt8]?, time: Range<Int>?) {
+            guard let members = finder.find(line) else { return (nil, nil) }
+            var key: [UInt8]?
+            if let k = members[0], k.kind == .string || k.kind == .number, !k.content.isEmpty { key = Array(k.content) }
+            return (key, members[1]?.range)
         }
     }
 

@@ -5,7 +5,8 @@
 /// value table; several fields may share a leaf (a mapping may point two fields at one key).
 /// Leaves are numbered depth-first, so the leaves under an edge are one contiguous range: when a
 /// duplicate key repeats that edge, the scanner clears the range (the later member wins).
-final class EventFieldPlan {
+/// Immutable after init (hence `@unchecked Sendable`: `empty` is shared).
+final class EventFieldPlan: @unchecked Sendable {
     struct Node {
         var firstEdge: Int32
         var edgeCount: Int32
@@ -39,10 +40,16 @@ final class EventFieldPlan {
     /// The dotted path of each field by `EventField.index`, for rejection details.
     private let names: [String]
 
-    init(format: EventFormat, tagKeys: [String]) {
-        let fields = EventField.all(tagCount: tagKeys.count)
-        let paths = fields.map { format.path(of: $0, tagKeys: tagKeys) }
+    /// A plan that wants nothing: the scanner then only validates and finds where values end.
+    static let empty = EventFieldPlan(paths: [])
 
+    convenience init(format: EventFormat, tagKeys: [String]) {
+        let fields = EventField.all(tagCount: tagKeys.count)
+        self.init(paths: fields.map { format.path(of: $0, tagKeys: tagKeys) })
+    }
+
+    /// Key paths by field index (`EventField.index` for event formats); nil = not read.
+    init(paths: [[String]?]) {
         var tree = TrieBuilder()
         for case let path? in paths { tree.insert(path.map { Array($0.utf8) }) }
         let flat = tree.flatten()
@@ -82,6 +89,8 @@ final class EventFieldPlan {
     }
 
     func leaf(of field: EventField) -> Int32 { leafOfField[field.index] }
+    /// The leaf of `paths[index]` given at init.
+    func leaf(ofPath index: Int) -> Int32 { leafOfField[index] }
     func name(of field: EventField) -> String { names[field.index] }
 }
 

@@ -556,3 +556,84 @@ struct JSONScanner {
         return true
     }
 }
+
+// MARK: - Without a plan: boundaries of values
+
+extension JSONScanner {
+    /// A scanner that records nothing (no wanted keys, no decoding): for finding where values
+    /// end. Its plan has no leaves and nothing is decoded, so `values` and `scratch` are never
+    /// touched; they point at a static dummy.
+    init(structureOf input: UnsafeRawBufferPointer) {
+        self.init(input: input, plan: EventFieldPlan.empty, values: Self.unused, scratch: Self.unusedBytes)
+    }
+
+    nonisolated(unsafe) private static let unused: UnsafeMutablePointer<Value> = {
+        let p = UnsafeMutablePointer<Value>.allocate(capacity: 1)
+        p.initialize(to: .absent)
+        return p
+    }()
+    nonisolated(unsafe) private static let unusedBytes = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+
+    /// The index of the `,` or `]` that ends the array element starting at `from`, found by
+    /// structure alone — strings and the nesting of brackets — so that the boundaries of a
+    /// malformed element (`{bad json}`, `tru`, `{"a" 1}`) are still found and the element can be
+    /// rejected on its own (`EventBatch`). Strings are stepped over by the validating string
+    /// scanner; one it refuses (bad UTF-8, a raw control character, a bad escape) ends at its
+    /// first unescaped quote. Throws only where the end cannot be found: an unterminated string,
+    /// a closing bracket that does not match, the end of the input. `closers` is the caller's
+    /// reusable stack of open brackets (deep nesting is the parser's to refuse, not this scan's).
+    static func arrayElementEnd(in input: UnsafeRawBufferPointer, from: Int,
+                                closers: inout [UInt8]) throws(SyntaxError) -> Int {
+        var scanner = JSONScanner(structureOf: input)
+        scanner.pos = from
+        try scanner.skipElementStructure(&closers)
+        return scanner.pos
+    }
+
+    private mutating func skipElementStructure(_ closers: inout [UInt8]) throws(SyntaxError) {
+        closers.removeAll(keepingCapacity: true)
+        while pos < end {
+            let c = base[pos]
+            switch c {
+            case UInt8(ascii: "\""):
+                let quote = pos
+                pos += 1
+                do {
+                    _ = try scanString(decode: false)
+                } catch {
+                    pos = try Self.rawStringEnd(base, openingQuote: quote, end: end)
+                }
+                continue
+            case UInt8(ascii: "{"):
+                closers.append(UInt8(ascii: "}"))
+            case UInt8(ascii: "["):
+                closers.append(UInt8(ascii: "]"))
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                guard let open = closers.popLast() else {
+                    if c == UInt8(ascii: "]") { return }
+                    throw SyntaxError(offset: pos, message: "unbalanced '}'")
+                }
+                guard open == c else { throw SyntaxError(offset: pos, message: "mismatched bracket") }
+            case UInt8(ascii: ","):
+                if closers.isEmpty { return }
+            default:
+                break
+            }
+            pos += 1
+        }
+        throw SyntaxError(offset: end, message: "unterminated array")
+    }
+
+    /// Just past the first unescaped quote after `openingQuote`.
+    private static func rawStringEnd(_ base: UnsafePointer<UInt8>, openingQuote: Int, end: Int) throws(SyntaxError) -> Int {
+        var i = openingQuote + 1
+        while i < end {
+            switch base[i] {
+            case UInt8(ascii: "\""): return i + 1
+            case UInt8(ascii: "\\"): i += 2
+            default: i += 1
+            }
+        }
+        throw SyntaxError(offset: openingQuote, message: "unterminated string")
+    }
+}

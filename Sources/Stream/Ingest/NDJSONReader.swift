@@ -1,13 +1,19 @@
 import Foundation
 
 /// Reads an NDJSON file (gzip-compressed when it ends in .gz; standard input, uncompressed, when
-/// the path is "-") in large blocks and hands out runs of whole lines, so a replay touches each
-/// byte once and allocates per block, not per line.
-/// Decompression is `gzip -dc` in a child process: the package mirror has no zlib binding, and a
-/// pipe from gzip (≈ 300 MB/s) is faster than the parser anyway.
+/// the path is "-") and hands out whole lines: a plain file is mapped and its lines are slices of
+/// the mapping; a pipe is read in large blocks. A replay touches each byte once and allocates
+/// per block, not per line.
+/// Decompression is `gzip -dc` in a child process. Measured (2M lines, 518 MB, busy 2-core
+/// machine): replay from .gz 3.7 s, from the plain file 1.4 s, `gzip -dc` alone 1.96 s; so the
+/// decompression, not the pipe, is most of the difference, and in-process zlib on the replay's
+/// own thread (compress-nio) would add the same inflate time serially; not tried yet.
 public struct NDJSONReader {
     public let path: String
+    /// Read size for pipes and standard input (and, with `mapsRegularFiles` false, files).
     public var blockBytes = 4 << 20
+    /// Whether a regular file is mapped (`mmap`) instead of read in blocks.
+    public var mapsRegularFiles = true
 
     public init(path: String) { self.path = path }
 
@@ -45,6 +51,7 @@ public struct NDJSONReader {
         }
         defer { if path != "-" { try? handle.close() } }
         let fd = handle.fileDescriptor
+        if process == nil && path != "-" && mapsRegularFiles, try forEachMappedLine(fd, body) { return }
         var buffer = [UInt8](repeating: 0, count: blockBytes)
         var filled = 0
         var lineNumber = 0
@@ -56,15 +63,14 @@ public struct NDJSONReader {
             filled += n
             var consumed = 0
             try buffer.withUnsafeBytes { all in
+                // memchr finds each newline with vector compares (a byte loop was 16% of a replay).
+                let base = all.baseAddress!
                 var start = 0
-                var i = 0
-                while i < filled {
-                    if all[i] == UInt8(ascii: "\n") {
-                        lineNumber += 1
-                        try emit(all, start, i, lineNumber, body)
-                        start = i + 1
-                    }
-                    i += 1
+                while start < filled, let nl = memchr(base + start, Int32(UInt8(ascii: "\n")), filled - start) {
+                    let i = base.distance(to: UnsafeRawPointer(nl))
+                    lineNumber += 1
+                    try emit(all, start, i, lineNumber, body)
+                    start = i + 1
                 }
                 if eof && start < filled {
                     lineNumber += 1
@@ -85,6 +91,33 @@ public struct NDJSONReader {
             process.waitUntilExit()
             if process.terminationStatus != 0 { throw ReadError.gzipFailed(path, process.terminationStatus) }
         }
+    }
+
+    /// A regular file is mapped rather than read: its lines are handed out where the page cache
+    /// holds them, with no copy into a buffer (the kernel's read copy was 7% of a replay).
+    /// false when `fd` is not a regular file (a FIFO, a device): read it instead.
+    private func forEachMappedLine(_ fd: Int32, _ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws -> Bool {
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return false }
+        let size = Int(info.st_size)
+        guard size > 0 else { return true }
+        guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else { return false }
+        defer { munmap(map, size) }
+        _ = madvise(map, size, MADV_SEQUENTIAL)
+        let all = UnsafeRawBufferPointer(start: map, count: size)
+        var start = 0
+        var lineNumber = 0
+        while start < size, let nl = memchr(map + start, Int32(UInt8(ascii: "\n")), size - start) {
+            let i = map.distance(to: nl)
+            lineNumber += 1
+            try emit(all, start, i, lineNumber, body)
+            start = i + 1
+        }
+        if start < size {
+            lineNumber += 1
+            try emit(all, start, size, lineNumber, body)
+        }
+        return true
     }
 
     @inline(__always)
