@@ -1,4 +1,3 @@
-import Logging
 import Subprocess
 import Synchronization
 
@@ -51,7 +50,7 @@ struct LongRunningChild: Sendable {
                     control.record(result.terminationStatus)
                 } catch {
                     // Spawning failed, or (rarely) monitoring the spawned child did.
-                    if control.recordFailure() == .beforeSpawn { spawned.resume(throwing: error) }
+                    if !control.recordFailure() { spawned.resume(throwing: error) }
                 }
             }
         }
@@ -61,46 +60,43 @@ struct LongRunningChild: Sendable {
     /// How the child ended, once it has (and has been reaped).
     var termination: TerminationStatus? { control.termination }
 
-    /// Whether `stop` had to kill the child, for callers to log.
-    enum StopOutcome: Equatable {
-        /// It had ended before this call, or another `stop` call is ending it.
-        case alreadyStopping
-        case terminated(TerminationStatus)
-        /// It was still running `gracePeriod` after SIGTERM.
-        case killed
-        /// Its end could not be observed (swift-subprocess failed to monitor it).
-        case unknown
-    }
-
     /// SIGTERM, then SIGKILL if it is still running after `gracePeriod`; returns once it
-    /// has exited. Completes even in a cancelled task (awaiting an unstructured task's
-    /// value ignores the caller's cancellation). Safe to call more than once.
+    /// has exited, and whether this call stopped it (false if it had ended already or
+    /// another call is stopping it). Completes even in a cancelled task (awaiting an
+    /// unstructured task's value ignores the caller's cancellation).
     @discardableResult
-    func stop(gracePeriod: Duration) async -> StopOutcome {
+    func stop(gracePeriod: Duration) async -> Bool {
         let first = control.requestStop(gracePeriod: gracePeriod)
         await task.value
-        guard first else { return .alreadyStopping }
-        switch control.termination {
-        case .signaled(SIGKILL)?: return .killed
-        case let status?: return .terminated(status)
-        case nil: return .unknown
-        }
+        return first
     }
 
     /// State shared by the task running the child and its callers.
     private final class Control: Sendable {
         private struct State {
-            var stopGracePeriod: Duration?
             var spawned = false
-            var termination: TerminationStatus?
             var ended = false
+            var stopGracePeriod: Duration?
+            var termination: TerminationStatus?  // nil if it ended unobserved
         }
-
-        enum FailurePoint { case beforeSpawn, afterSpawn }
 
         private let state = Mutex(State())
 
         var termination: TerminationStatus? { state.withLock { $0.termination } }
+
+        func recordSpawn() { state.withLock { $0.spawned = true } }
+
+        func record(_ status: TerminationStatus) {
+            state.withLock { ($0.termination, $0.ended) = (status, true) }
+        }
+
+        /// Whether the child had been spawned.
+        func recordFailure() -> Bool {
+            state.withLock { state in
+                state.ended = true
+                return state.spawned
+            }
+        }
 
         /// Whether this is the first request to stop a child that is still running.
         func requestStop(gracePeriod: Duration) -> Bool {
@@ -108,24 +104,6 @@ struct LongRunningChild: Sendable {
                 guard state.stopGracePeriod == nil, !state.ended else { return false }
                 state.stopGracePeriod = gracePeriod
                 return true
-            }
-        }
-
-        func record(_ status: TerminationStatus) {
-            state.withLock {
-                $0.termination = status
-                $0.ended = true
-            }
-        }
-
-        func recordSpawn() {
-            state.withLock { $0.spawned = true }
-        }
-
-        func recordFailure() -> FailurePoint {
-            state.withLock {
-                $0.ended = true
-                return $0.spawned ? .afterSpawn : .beforeSpawn
             }
         }
 

@@ -173,16 +173,12 @@ public struct TansuBroker: Sendable {
     /// SIGTERM, then SIGKILL if it is still running after `gracePeriod`. Completes even in
     /// a cancelled task: it is cleanup. Safe to call more than once.
     func stop(gracePeriod: Duration = .seconds(5)) async {
-        switch await child.stop(gracePeriod: gracePeriod) {
-        case .alreadyStopping:
-            break
-        case .terminated(let status):
-            logger.info("Tansu broker stopped", metadata: ["pid": "\(pid)", "status": "\(status)"])
-        case .killed:
-            logger.warning(
-                "Tansu broker ignored SIGTERM; killed it", metadata: ["pid": "\(pid)", "grace": "\(gracePeriod)"])
-        case .unknown:
-            logger.warning("Tansu broker stopped; its exit status could not be read", metadata: ["pid": "\(pid)"])
+        guard await child.stop(gracePeriod: gracePeriod) else { return }
+        switch child.termination {
+        case .signaled(SIGKILL)?:
+            logger.warning("Tansu broker ignored SIGTERM; killed it", metadata: ["pid": "\(pid)", "grace": "\(gracePeriod)"])
+        case let status:
+            logger.info("Tansu broker stopped", metadata: ["pid": "\(pid)", "status": "\(status.map { "\($0)" } ?? "unknown")"])
         }
     }
 
