@@ -266,8 +266,11 @@ def daemons():
     yield started
     for d in started:
         if d.proc and d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait()
+            # SIGTERM first: a daemon with an embedded broker stops its Tansu child on the way out.
+            try:
+                d.stop(timeout=30)
+            except AssertionError:
+                pass
 
 
 def corpus_lines():

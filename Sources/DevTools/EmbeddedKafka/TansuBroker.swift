@@ -1,7 +1,6 @@
-import Dispatch
 import Foundation
 import Logging
-import Synchronization
+import Subprocess
 
 #if canImport(Glibc)
 import Glibc
@@ -42,8 +41,7 @@ public struct TansuBroker: Sendable {
     let listenerPort: Int
     let advertisedPort: Int
     let logFile: String
-    private let process: Process
-    private let exit: ProcessExit
+    private let child: LongRunningChild
     private let logger: Logger
 
     /// tcp://127.0.0.1:P1, for `tansu topic create --broker`.
@@ -100,33 +98,27 @@ public struct TansuBroker: Sendable {
         logger: Logger
     ) async throws -> TansuBroker {
         let log = try openLog(logFile, banner: "tansu broker listener 127.0.0.1:\(listenerPort) advertised 127.0.0.1:\(advertisedPort)")
-        defer { try? log.close() }
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "broker",
-            "--listener-url", "tcp://127.0.0.1:\(listenerPort)",
-            "--advertised-listener-url", "tcp://127.0.0.1:\(advertisedPort)",
-            // Explicit, so a STORAGE_ENGINE in the environment cannot point it elsewhere.
-            "--storage-engine", "memory://tansu/",
-            // Its log lives in memory and dies with it: a fresh id per start tells consumers
-            // (ingestd's snapshots record the cluster id) that this is a different log.
-            "--cluster-id", "ingestd-embedded-\(UInt64.random(in: 1...UInt64.max))",
-        ]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        let exit = ProcessExit()
-        process.terminationHandler = { exit.record(status: $0.terminationStatus) }
+        let child: LongRunningChild
         do {
-            try await UnmaskedSpawn.run(process)
+            child = try await LongRunningChild.start(
+                executable: binary,
+                arguments: [
+                    "broker",
+                    "--listener-url", "tcp://127.0.0.1:\(listenerPort)",
+                    "--advertised-listener-url", "tcp://127.0.0.1:\(advertisedPort)",
+                    // Explicit, so a STORAGE_ENGINE in the environment cannot point it elsewhere.
+                    "--storage-engine", "memory://tansu/",
+                    // Its log lives in memory and dies with it: a fresh id per start tells consumers
+                    // (ingestd's snapshots record the cluster id) that this is a different log.
+                    "--cluster-id", "ingestd-embedded-\(UInt64.random(in: 1...UInt64.max))",
+                ],
+                outputFD: log)
         } catch {
             throw TansuBrokerError.launchFailed(binary: binary, reason: "\(error)")
         }
         let broker = TansuBroker(
-            binary: binary, pid: process.processIdentifier, listenerPort: listenerPort,
-            advertisedPort: advertisedPort, logFile: logFile, process: process, exit: exit, logger: logger)
+            binary: binary, pid: child.pid, listenerPort: listenerPort,
+            advertisedPort: advertisedPort, logFile: logFile, child: child, logger: logger)
         do {
             try await broker.waitUntilListening(timeout: startupTimeout)
         } catch {
@@ -143,12 +135,12 @@ public struct TansuBroker: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while true {
-            if let status = exit.status {
+            if let status = exitStatus {
                 throw TansuBrokerError.exitedDuringStartup(status: status, logFile: logFile)
             }
             if LoopbackPort.acceptsConnections(listenerPort) {
                 // The port may belong to someone else if Tansu lost the race for it.
-                if let status = exit.status {
+                if let status = exitStatus {
                     throw TansuBrokerError.exitedDuringStartup(status: status, logFile: logFile)
                 }
                 return
@@ -172,43 +164,45 @@ public struct TansuBroker: Sendable {
         logger.info("topic created", metadata: ["topic": "\(topic.name)", "partitions": "\(topic.partitions)"])
     }
 
-    /// Whether the child has exited, and how.
-    var exitStatus: Int32? { exit.status }
+    /// Whether the child has exited, and how: its exit code, or the signal that ended it.
+    var exitStatus: Int32? { child.termination?.code }
+
+    /// How the child ended, once it has.
+    var termination: TerminationStatus? { child.termination }
 
     /// SIGTERM, then SIGKILL if it is still running after `gracePeriod`. Completes even in
     /// a cancelled task: it is cleanup. Safe to call more than once.
     func stop(gracePeriod: Duration = .seconds(5)) async {
-        guard exit.status == nil else { return }
-        kill(pid, SIGTERM)
-        if await exit.wait(upTo: gracePeriod) != nil {
-            logger.info("Tansu broker stopped", metadata: ["pid": "\(pid)"])
-            return
+        guard await child.stop(gracePeriod: gracePeriod) else { return }
+        switch child.termination {
+        case .signaled(SIGKILL)?:
+            logger.warning("Tansu broker ignored SIGTERM; killed it", metadata: ["pid": "\(pid)", "grace": "\(gracePeriod)"])
+        case let status:
+            logger.info("Tansu broker stopped", metadata: ["pid": "\(pid)", "status": "\(status.map { "\($0)" } ?? "unknown")"])
         }
-        logger.warning("Tansu broker ignored SIGTERM; killing it", metadata: ["pid": "\(pid)", "grace": "\(gracePeriod)"])
-        kill(pid, SIGKILL)
-        _ = await exit.wait(upTo: .seconds(5))
     }
 
-    private static func openLog(_ path: String, banner: String) throws(TansuBrokerError) -> FileHandle {
-        let files = FileManager.default
+    /// Appends `banner` to the log; returns a descriptor open for appending, which
+    /// the child's stdout and stderr are given (and which is closed once it is spawned).
+    private static func openLog(_ path: String, banner: String) throws(TansuBrokerError) -> Int32 {
         do {
-            try files.createDirectory(
+            try FileManager.default.createDirectory(
                 at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
-            if !files.fileExists(atPath: path) {
-                guard files.createFile(atPath: path, contents: nil) else {
-                    throw CocoaError(.fileWriteNoPermission)
-                }
-            }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            try handle.seekToEnd()
-            try handle.write(contentsOf: Data("--- \(Date()) \(banner)\n".utf8))
-            return handle
         } catch {
             throw .cannotWriteLog(path: path, reason: "\(error)")
         }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .cannotWriteLog(path: path, reason: String(cString: strerror(errno))) }
+        let line = Array("--- \(Date()) \(banner)\n".utf8)
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == line.count else {
+            let reason = written < 0 ? String(cString: strerror(errno)) : "short write"
+            close(fd)
+            throw .cannotWriteLog(path: path, reason: reason)
+        }
+        return fd
     }
 }
-
 enum TansuBrokerError: Error, CustomStringConvertible {
     case binaryNotFound
     case configuredBinaryNotExecutable(path: String)
@@ -289,117 +283,5 @@ enum LoopbackPort {
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         return address
-    }
-}
-
-/// Starts a `Process` from a fresh thread with no blocked signals. Swift's pool threads
-/// block most signals, a blocked mask survives exec, and Foundation.Process does not reset
-/// it: spawned from the pool, Tansu would never see SIGTERM.
-private enum UnmaskedSpawn {
-    static func run(_ process: Process) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let thread = Thread {
-                var none = sigset_t()
-                sigemptyset(&none)
-                pthread_sigmask(SIG_SETMASK, &none, nil)
-                do {
-                    try process.run()
-                    continuation.resume()
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-            thread.start()
-        }
-    }
-}
-
-/// A child's exit status, recorded by `Process.terminationHandler`, with waits that
-/// end on a timeout rather than on task cancellation (stopping must finish).
-private final class ProcessExit: Sendable {
-    private struct State {
-        var status: Int32?
-        var waiters: [Int: CheckedContinuation<Int32?, Never>] = [:]
-        var nextWaiterID = 0
-    }
-
-    private let state = Mutex(State())
-
-    var status: Int32? { state.withLock { $0.status } }
-
-    func record(status: Int32) {
-        let waiters = state.withLock { state in
-            state.status = status
-            defer { state.waiters = [:] }
-            return Array(state.waiters.values)
-        }
-        waiters.forEach { $0.resume(returning: status) }
-    }
-
-    /// The exit status, or nil if the child is still running after `timeout`.
-    func wait(upTo timeout: Duration) async -> Int32? {
-        await withCheckedContinuation { continuation in
-            let waiterID = state.withLock { state -> Int? in
-                guard state.status == nil else { return nil }
-                let id = state.nextWaiterID
-                state.nextWaiterID += 1
-                state.waiters[id] = continuation
-                return id
-            }
-            guard let waiterID else {
-                continuation.resume(returning: status)
-                return
-            }
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout.dispatchInterval) { [self] in
-                let expired = state.withLock { $0.waiters.removeValue(forKey: waiterID) }
-                expired?.resume(returning: nil)
-            }
-        }
-    }
-}
-
-/// Runs a short-lived command to completion and captures its output (stdout and stderr).
-private enum ShortCommand {
-    struct Result: Sendable {
-        var status: Int32
-        var output: String
-    }
-
-    static func run(_ executable: String, _ arguments: [String], timeout: Duration) async throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let exit = ProcessExit()
-        process.terminationHandler = { exit.record(status: $0.terminationStatus) }
-        try await UnmaskedSpawn.run(process)
-        async let output = readToEnd(pipe.fileHandleForReading)
-        guard let status = await exit.wait(upTo: timeout) else {
-            kill(process.processIdentifier, SIGKILL)
-            _ = await exit.wait(upTo: .seconds(5))
-            _ = await output
-            throw TansuBrokerError.launchFailed(
-                binary: executable, reason: "`\(arguments.joined(separator: " "))` did not finish within \(timeout)")
-        }
-        return Result(status: status, output: String(decoding: await output, as: UTF8.self))
-    }
-
-    /// Reading to EOF blocks: do it on a Dispatch thread, not the cooperative pool.
-    private static func readToEnd(_ handle: FileHandle) async -> Data {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: handle.readDataToEndOfFile())
-            }
-        }
-    }
-}
-
-extension Duration {
-    fileprivate var dispatchInterval: DispatchTimeInterval {
-        let (seconds, attoseconds) = components
-        return .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
     }
 }
