@@ -5,7 +5,7 @@ set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-apt_packages=(librdkafka-dev libcurl4-openssl-dev libsqlite3-dev sqlite3 kcat pkg-config gzip python3-pip)
+apt_packages=(librdkafka-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev sqlite3 kcat pkg-config gzip python3-pip)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
