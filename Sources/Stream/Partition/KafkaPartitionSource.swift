@@ -24,7 +24,7 @@ public final class KafkaPartitionSource {
     private var savedOffsets: [TopicPartition: Int64] = [:]
     private var clusterID: String?
     /// Bad messages to copy to the dead-letter topic, outside the shard lock.
-    public private(set) var deadLetters: [(key: [UInt8], payload: [UInt8])] = []
+    private var deadLetters: [(key: [UInt8], payload: [UInt8])] = []
     public var collectsDeadLetters = false
 
     final class Cursor {

@@ -49,8 +49,6 @@ public struct LayoutConversion: Sendable {
         new.applied = old.applied
         new.rejected = old.rejected
         let oldNames = old.configuration.labelNames
-        let sourceIndex = configuration.labelNames.map { oldNames.firstIndex(of: $0) }
-        let defaults = configuration.labelNames.map { labelDefaults[$0] ?? "" }
         // For each new ring: the saved ring that tiles it and reaches furthest back.
         let sources: [Int?] = new.rings.map { ring in
             old.rings.indices
@@ -58,9 +56,7 @@ public struct LayoutConversion: Sendable {
                 .max { old.rings[$0].resolution.retentionSeconds < old.rings[$1].resolution.retentionSeconds }
         }
         for series in 0..<old.seriesCount {
-            let oldValues = old.table.labels[series]
-            let values = sourceIndex.indices.map { i in sourceIndex[i].map { oldValues[$0] } ?? defaults[i] }
-            let labels = StringLabels(values)
+            let labels = StringLabels(self.labels(old.table.labels[series], from: oldNames, to: configuration.labelNames))
             let hash = SeriesTable.hash(labels)
             let id: Int
             if let existing = new.table.find(labels, hash: hash) {
