@@ -40,6 +40,7 @@ let package = Package(
                 "CRdKafka", "CSQLite3",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(

@@ -79,19 +79,7 @@ struct IngestdConfig: Sendable {
     /// Loads a file (or only defaults when nil) and applies environment overrides.
     static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigErrors) -> IngestdConfig {
         var root = ConfigNode.mapping([], .defaults)
-        if let path {
-            let text: String
-            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-                throw ConfigErrors(errors: [ConfigError(origin: .file(path, line: 0, column: 0), message: "cannot read the config file: \(error.localizedDescription)")])
-            }
-            do {
-                if let node = try Yams.compose(yaml: text) { root = ConfigNode(node, file: path) }
-            } catch let error as YamlError {
-                throw ConfigErrors(errors: [Self.yamlError(error, file: path)])
-            } catch {
-                throw ConfigErrors(errors: [ConfigError(origin: .file(path, line: 0, column: 0), message: "\(error)")])
-            }
-        }
+        if let path, let node = try ConfigNode.load(file: path) { root = node }
         var envErrors: [ConfigError] = []
         let byName = Dictionary(uniqueKeysWithValues: overridableKeys.map { (environmentName($0), $0) })
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("INGESTD_") {
@@ -125,15 +113,6 @@ struct IngestdConfig: Sendable {
         case .null: .null(origin)
         case .sequence(let items, _): .sequence(items.map { relabel($0, origin) }, origin)
         case .mapping(let pairs, _): .mapping(pairs.map { ($0.key, origin, relabel($0.value, origin)) }, origin)
-        }
-    }
-
-    private static func yamlError(_ error: YamlError, file: String) -> ConfigError {
-        switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
-            return ConfigError(origin: .file(file, line: mark.line, column: mark.column), message: "YAML: \(problem)")
-        default:
-            return ConfigError(origin: .file(file, line: 0, column: 0), message: "YAML: \(error)")
         }
     }
 

@@ -1,14 +1,16 @@
-import Stream
+import Foundation
 
 /// Reads typed values out of a `ConfigNode` tree, collecting every error instead of stopping
 /// at the first, and refusing keys it was not asked about (a typo must not be silently ignored).
-final class ConfigReader {
-    private(set) var errors: [ConfigError] = []
+public final class ConfigReader {
+    public init() {}
 
-    func fail(_ origin: ConfigOrigin, _ message: String) { errors.append(ConfigError(origin: origin, message: message)) }
+    public private(set) var errors: [ConfigError] = []
+
+    public func fail(_ origin: ConfigOrigin, _ message: String) { errors.append(ConfigError(origin: origin, message: message)) }
 
     /// The entries of a mapping; keys outside `allowed` are errors. nil when absent or null.
-    func mapping(_ node: ConfigNode?, _ path: String, allowed: [String]?) -> [String: ConfigNode]? {
+    public func mapping(_ node: ConfigNode?, _ path: String, allowed: [String]?) -> [String: ConfigNode]? {
         guard let node else { return nil }
         switch node {
         case .null: return nil
@@ -31,7 +33,7 @@ final class ConfigReader {
         }
     }
 
-    func sequence(_ node: ConfigNode?, _ path: String) -> [ConfigNode]? {
+    public func sequence(_ node: ConfigNode?, _ path: String) -> [ConfigNode]? {
         guard let node else { return nil }
         switch node {
         case .null: return nil
@@ -42,7 +44,7 @@ final class ConfigReader {
         }
     }
 
-    func string(_ node: ConfigNode?, _ path: String) -> String? {
+    public func string(_ node: ConfigNode?, _ path: String) -> String? {
         guard let node else { return nil }
         switch node {
         case .null: return nil
@@ -53,7 +55,7 @@ final class ConfigReader {
         }
     }
 
-    func int(_ node: ConfigNode?, _ path: String, min: Int = 0) -> Int? {
+    public func int(_ node: ConfigNode?, _ path: String, min: Int = 0) -> Int? {
         guard let text = string(node, path) else { return nil }
         guard let v = Int(text.replacingOccurrences(of: "_", with: "")), v >= min else {
             fail(node!.origin, "\(path) must be a whole number ≥ \(min), got \"\(text)\"")
@@ -62,7 +64,7 @@ final class ConfigReader {
         return v
     }
 
-    func bool(_ node: ConfigNode?, _ path: String) -> Bool? {
+    public func bool(_ node: ConfigNode?, _ path: String) -> Bool? {
         guard let text = string(node, path) else { return nil }
         switch text.lowercased() {
         case "true", "yes", "on": return true
@@ -75,7 +77,7 @@ final class ConfigReader {
 
     /// Durations in seconds, at most `max` (default 100 years): values are multiplied into
     /// milliseconds and added to clocks, which must not overflow.
-    func duration(_ node: ConfigNode?, _ path: String, max: Int64 = 36_500 * 86_400) -> Int64? {
+    public func duration(_ node: ConfigNode?, _ path: String, max: Int64 = 36_500 * 86_400) -> Int64? {
         guard let text = string(node, path) else { return nil }
         let seconds: Int64
         do { seconds = try DurationText.seconds(text) } catch {
@@ -90,10 +92,10 @@ final class ConfigReader {
     }
 
     /// The largest size any key takes: sizes are buffers held in memory.
-    static let maxBytes = 1 << 30
+    public static let maxBytes = 1 << 30
 
     /// Byte sizes: `65536`, `64KiB`, `8MiB`; 1 byte to 1 GiB.
-    func bytes(_ node: ConfigNode?, _ path: String) -> Int? {
+    public func bytes(_ node: ConfigNode?, _ path: String) -> Int? {
         guard let text = string(node, path) else { return nil }
         let units: [(String, Int)] = [("KiB", 1024), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000), ("B", 1)]
         var value: Int?
@@ -116,7 +118,7 @@ final class ConfigReader {
         return value
     }
 
-    func oneOf(_ node: ConfigNode?, _ path: String, _ choices: [String]) -> String? {
+    public func oneOf(_ node: ConfigNode?, _ path: String, _ choices: [String]) -> String? {
         guard let text = string(node, path) else { return nil }
         guard choices.contains(text) else {
             fail(node!.origin, "\(path) must be one of \(choices.joined(separator: ", ")), got \"\(text)\"")
@@ -141,4 +143,4 @@ final class ConfigReader {
     }
 }
 
-import Foundation
+

@@ -1,20 +1,21 @@
+import Foundation
 import Yams
 
 /// A YAML value with where it came from, so every config error can name a file position
 /// (or the environment variable that set it).
-indirect enum ConfigNode: Sendable {
+public indirect enum ConfigNode: Sendable {
     case scalar(String, ConfigOrigin)
     case mapping([(key: String, keyOrigin: ConfigOrigin, value: ConfigNode)], ConfigOrigin)
     case sequence([ConfigNode], ConfigOrigin)
     case null(ConfigOrigin)
 
-    var origin: ConfigOrigin {
+    public var origin: ConfigOrigin {
         switch self {
         case .scalar(_, let o), .mapping(_, let o), .sequence(_, let o), .null(let o): o
         }
     }
 
-    init(_ node: Yams.Node, file: String) {
+    public init(_ node: Yams.Node, file: String) {
         func origin(_ mark: Mark?) -> ConfigOrigin { .file(file, line: mark?.line ?? 0, column: mark?.column ?? 0) }
         switch node {
         case .scalar(let s):
@@ -29,8 +30,33 @@ indirect enum ConfigNode: Sendable {
         }
     }
 
+    /// Reads and parses a YAML file (nil when it is empty). YAML syntax errors name their position.
+    public static func load(file path: String) throws(ConfigErrors) -> ConfigNode? {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigErrors(errors: [ConfigError(origin: .file(path, line: 0, column: 0), message: "cannot read the file: \(error.localizedDescription)")])
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses YAML text (nil when it holds no document); `file` names it in positions.
+    public static func parse(_ text: String, file: String) throws(ConfigErrors) -> ConfigNode? {
+        do {
+            return try Yams.compose(yaml: text).map { ConfigNode($0, file: file) }
+        } catch let error as YamlError {
+            switch error {
+            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
+                throw ConfigErrors(errors: [ConfigError(origin: .file(file, line: mark.line, column: mark.column), message: "YAML: \(problem)")])
+            default:
+                throw ConfigErrors(errors: [ConfigError(origin: .file(file, line: 0, column: 0), message: "YAML: \(error)")])
+            }
+        } catch {
+            throw ConfigErrors(errors: [ConfigError(origin: .file(file, line: 0, column: 0), message: "\(error)")])
+        }
+    }
+
     /// Sets the value at a key path, creating mappings on the way (environment overrides).
-    mutating func set(_ path: ArraySlice<String>, to value: ConfigNode) {
+    public mutating func set(_ path: ArraySlice<String>, to value: ConfigNode) {
         guard let key = path.first else {
             self = value
             return
@@ -52,12 +78,12 @@ indirect enum ConfigNode: Sendable {
     }
 }
 
-enum ConfigOrigin: Sendable, CustomStringConvertible {
+public enum ConfigOrigin: Sendable, CustomStringConvertible {
     case file(String, line: Int, column: Int)
     case environment(String)
     case defaults
 
-    var description: String {
+    public var description: String {
         switch self {
         case .file(let f, let line, let column): "\(f):\(line):\(column)"
         case .environment(let name): "environment variable \(name)"
@@ -67,14 +93,19 @@ enum ConfigOrigin: Sendable, CustomStringConvertible {
 }
 
 /// One problem in the configuration, with where it is: `etc/ingestd.yaml:12:5: unknown key "max_seris" …`.
-struct ConfigError: Error, Sendable, CustomStringConvertible {
-    let origin: ConfigOrigin
-    let message: String
-    var description: String { "\(origin): \(message)" }
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public let origin: ConfigOrigin
+    public let message: String
+    public init(origin: ConfigOrigin, message: String) {
+        self.origin = origin
+        self.message = message
+    }
+    public var description: String { "\(origin): \(message)" }
 }
 
 /// All the problems at once, so an operator fixes the file in one go.
-struct ConfigErrors: Error, Sendable, CustomStringConvertible {
-    let errors: [ConfigError]
-    var description: String { errors.map(\.description).joined(separator: "\n") }
+public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    public let errors: [ConfigError]
+    public init(errors: [ConfigError]) { self.errors = errors }
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
 }
