@@ -123,6 +123,13 @@ final class KafkaIngestService: Service, @unchecked Sendable {
             if source.flushQuarantine() && WallClock.nowMillis() - lastSnapshot >= intervalMillis {
                 source.snapshot(source.assignedPartitions, consumer: consumer, nowMillis: WallClock.nowMillis())
                 lastSnapshot = WallClock.nowMillis()
+            } else if WallClock.nowMillis() - lastPublish >= 250 {
+                // Alert transitions become durable (and deliverable) with their partition's
+                // snapshot: save a partition whose alerts changed without waiting for the interval.
+                let changed = source.assignedPartitions.filter { engine.hasUnsavedChanges(PartitionKey.kafka($0)) }
+                if !changed.isEmpty && source.flushQuarantine() {
+                    source.snapshot(changed, consumer: consumer, nowMillis: WallClock.nowMillis())
+                }
             }
             // Health and positions for /metrics and /readyz: a few times a second, not per poll
             // (at low rates a poll returns a single message).

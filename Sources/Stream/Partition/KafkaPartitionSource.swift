@@ -141,7 +141,8 @@ public final class KafkaPartitionSource {
     public func snapshot(_ partitions: [TopicPartition], consumer: KafkaConsumer, nowMillis: Int64, synchronousCommit: Bool = false) {
         var keys: [String] = []
         for tp in partitions {
-            guard let cursor = assigned[tp], let next = cursor.shard.statistics.nextOffset, savedOffsets[tp] != next else { continue }
+            guard let cursor = assigned[tp], let next = cursor.shard.statistics.nextOffset,
+                  savedOffsets[tp] != next || engine.hasUnsavedChanges(cursor.key) else { continue }
             keys.append(cursor.key)
         }
         guard !keys.isEmpty else { return }

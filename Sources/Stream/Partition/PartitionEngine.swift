@@ -97,10 +97,23 @@ public final class PartitionEngine: Sendable {
         }
     }
 
+    /// Whether a registered state of the partition changed since its last save (see
+    /// `PartitionState.hasUnsavedChanges`): save it even if its input did not move.
+    public func hasUnsavedChanges(_ key: String) -> Bool {
+        states.contains { $0.hasUnsavedChanges(partition: key) }
+    }
+
     /// Runs `body` under the partition's shard lock: the place where registered state changes,
     /// so that it is always saved consistent with the windows.
     public func update<R>(_ key: String, _ body: (borrowing ShardWriter) throws -> R) rethrows -> R {
         try store.shard(key).write(body)
+    }
+
+    /// `update` for a partition this instance still holds; nil (and nothing runs) when it was
+    /// released or never existed — state must not follow a partition that moved away.
+    public func updateExisting<R>(_ key: String, _ body: (borrowing ShardWriter) throws -> R) rethrows -> R? {
+        guard let shard = store.existingShard(key) else { return nil }
+        return try shard.write(body)
     }
 
     /// What a save wrote, per partition: the position each row covers.
@@ -115,13 +128,17 @@ public final class PartitionEngine: Sendable {
         let states = self.states
         var rows: [ShardSnapshot] = []
         var journalThrough: [String: Int64] = [:]
+        var journals: [(state: any PartitionState, partition: String, journal: PartitionJournal)] = []
         var saved: Saved = [:]
         for key in keys {
             guard let shard = store.existingShard(key) else { continue }
             let kafka = PartitionKey.kafkaPartition(of: key)
             var row = shard.withState { s in
                 var registered: [String: [UInt8]] = [:]
-                for state in states { registered[state.name] = state.encode(partition: key) }
+                for state in states {
+                    registered[state.name] = state.encode(partition: key)
+                    if let journal = state.journal(partition: key) { journals.append((state, key, journal)) }
+                }
                 return ShardSnapshot(shard: key, topic: kafka?.topic, partition: kafka?.partition, nextOffset: s.nextOffset,
                                      takenAt: nowMillis, format: ShardCodec.formatVersion, state: ShardCodec.encode(s),
                                      lastMessage: s.lastMessage, registered: registered)
@@ -132,7 +149,8 @@ public final class PartitionEngine: Sendable {
             rows.append(row)
         }
         guard !rows.isEmpty else { return [:] }
-        try snapshots.save(rows, journalThrough: journalThrough)
+        try snapshots.save(rows, journalThrough: journalThrough, journals: journals.map(\.journal))
+        for (state, partition, journal) in journals { state.committed(partition: partition, journal: journal) }
         logger.debug("snapshot saved", metadata: ["partitions": "\(rows.count)", "bytes": "\(rows.reduce(0) { $0 + $1.state.count })"])
         return saved
     }

@@ -16,4 +16,32 @@ public protocol PartitionState: AnyObject, Sendable {
     func restore(partition: String, from bytes: [UInt8]) throws
     /// Forgets the partition (revoked, or rebuilt from the source).
     func reset(partition: String)
+    /// Rows to append in the save's transaction, captured with `encode` under the same shard
+    /// lock (alert transitions since the partition's last save): they become durable exactly
+    /// when the state they led to does, so a restore never repeats or loses one.
+    func journal(partition: String) -> PartitionJournal?
+    /// The save holding `journal` committed: drop what it made durable.
+    func committed(partition: String, journal: PartitionJournal)
+    /// Whether the partition's state changed since its last save even though its input did not
+    /// (an alert resolved while no events came): sources save such a partition promptly.
+    func hasUnsavedChanges(partition: String) -> Bool
+}
+
+extension PartitionState {
+    public func hasUnsavedChanges(partition: String) -> Bool { false }
+    public func journal(partition: String) -> PartitionJournal? { nil }
+    public func committed(partition: String, journal: PartitionJournal) {}
+}
+
+/// Rows a `PartitionState` writes in a save's transaction.
+public struct PartitionJournal: Sendable {
+    /// Writes the rows; throwing aborts the whole save.
+    public var write: @Sendable (borrowing SQLiteDatabase.Connection) throws -> Void
+    /// Opaque to the engine (e.g. the last sequence number written), handed back in `committed`.
+    public var through: Int64
+
+    public init(through: Int64, write: @escaping @Sendable (borrowing SQLiteDatabase.Connection) throws -> Void) {
+        self.through = through
+        self.write = write
+    }
 }

@@ -116,7 +116,7 @@ public final class SnapshotStore: Sendable {
     /// no zeroblob/incremental blob I/O: one write of the row is already the minimum.
     /// - Throws: `SQLiteError`; then nothing at all changed.
     public func save(_ snapshots: [ShardSnapshot], deleting: [String] = [],
-                     journalThrough: [String: Int64] = [:]) throws {
+                     journalThrough: [String: Int64] = [:], journals: [PartitionJournal] = []) throws {
         let fault = faultPoint
         try database.transaction { connection in
             try fault?("delete")
@@ -156,6 +156,10 @@ public final class SnapshotStore: Sendable {
                         insert.reset()
                     }
                 }
+            }
+            for journal in journals {
+                try fault?("partition journal")
+                try journal.write(connection)
             }
             for (shard, seq) in journalThrough {
                 try fault?("journal \(shard)")

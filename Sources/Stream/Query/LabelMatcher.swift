@@ -59,19 +59,19 @@ public struct LabelMatcher: Sendable, Hashable, CustomStringConvertible {
 
     /// Compiled once per query; regex results are memoised per distinct value, since a label
     /// has few distinct values (accounts, services, regions) across many series.
-    final class Compiled {
-        let matcher: LabelMatcher
-        let labelIndex: Int?
+    public final class Compiled {
+        public let matcher: LabelMatcher
+        public let labelIndex: Int?
         private let regex: Regex<AnyRegexOutput>?
         private var memo: [String: Bool] = [:]
 
-        init(_ matcher: LabelMatcher, labelNames: [String]) {
+        public init(_ matcher: LabelMatcher, labelNames: [String]) {
             self.matcher = matcher
             self.labelIndex = labelNames.firstIndex(of: matcher.name)
             self.regex = (matcher.op == .matches || matcher.op == .notMatches) ? try? Regex(matcher.value) : nil
         }
 
-        func matches(_ labels: [String]) -> Bool {
+        public func matches(_ labels: [String]) -> Bool {
             let v = labelIndex.map { labels[$0] } ?? ""
             switch matcher.op {
             case .equal: return v == matcher.value

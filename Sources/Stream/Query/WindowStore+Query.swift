@@ -129,7 +129,7 @@ extension WindowStore {
     /// has applied (`newestMillis`) is the furthest any ring's head has moved. A span that
     /// starts after that head minus the ring's length is held by every series' ring; an older
     /// one may have been overwritten, even when `at` itself is old.
-    private func plan(_ q: WindowQuery, endInstant: Int64, newestMillis: Int64?)
+    func plan(_ q: WindowQuery, endInstant: Int64, newestMillis: Int64?)
         throws(QueryError) -> (Resolution, Int, Int64, Int64) {
         var reasons: [String] = []
         for (i, r) in configuration.resolutions.enumerated() {
@@ -167,7 +167,7 @@ extension WindowStore {
     }
 
     /// The newest event time any shard has applied (nil before the first event).
-    private var newestEventMillis: Int64? {
+    var newestEventMillis: Int64? {
         allShards.map { $0.withState { $0.watermarkMillis } }.filter { $0 != .min }.max()
     }
 }

@@ -30,6 +30,11 @@ public enum UTCCalendar {
         return days(year: y, month: m, day: 1) * 86_400_000
     }
 
+    /// Midnight UTC on the first day of the month after the one that contains `millis`.
+    public static func nextMonthStart(containing millis: Int64) -> Int64 {
+        monthStart(containing: monthStart(containing: millis) + 32 * 86_400_000)
+    }
+
     /// `2026-06-01T00:00:00Z` for whole seconds (the CSV dump and API answers).
     public static func iso8601(millis: Int64) -> String {
         let secs = millis >= 0 ? millis / 1000 : (millis - 999) / 1000

@@ -1,0 +1,241 @@
+import Stream
+import Synchronization
+
+/// Evaluates rule groups against the window store and moves their alerts through the life cycle.
+///
+/// One round = the groups due at one instant: every rule plans its spans once, ONE scan of the
+/// store feeds all of them (rules are filed by an equality matcher, so a series is tried only
+/// against the rules that can match it), then each alert takes one `AlertLifecycle` step and the
+/// changes are applied under the owning partition's lock (`PartitionEngine.updateExisting`), so
+/// they are saved with that partition's windows and offset.
+///
+/// Rounds run one at a time (the live scheduler or a backtest); the API reads `health` and the
+/// `AlertTable` concurrently.
+public final class RuleEvaluator: Sendable {
+    public let engine: PartitionEngine
+    public let table: AlertTable
+    private let healthByRule = Mutex<[String: RuleHealth]>([:])
+
+    public init(engine: PartitionEngine, table: AlertTable) {
+        self.engine = engine
+        self.table = table
+    }
+
+    public static func ruleKey(group: String, rule: String) -> String { "\(group)/\(rule)" }
+
+    /// What a round did.
+    public struct Round: Sendable {
+        public var transitions: [AlertTransition] = []
+        public var scan = ScanStatistics()
+        public var rules = 0
+        public var duration: Duration = .zero
+    }
+
+    public func health(_ ruleKey: String) -> RuleHealth { healthByRule.withLock { $0[ruleKey] ?? RuleHealth() } }
+
+    /// Forgets health of rules that are gone (reload).
+    public func retain(rules: Set<String>) {
+        healthByRule.withLock { $0 = $0.filter { rules.contains($0.key) } }
+        table.retain(rules: rules)
+    }
+
+    /// Evaluates `groups` at `atMillis` (wall clock live, the scheduled event time in backtest).
+    @discardableResult
+    public func evaluate(_ groups: [RuleGroup], atMillis at: Int64) -> Round {
+        let clock = ContinuousClock()
+        let began = clock.now
+        var round = Round()
+        let store = engine.store
+        let labelNames = store.configuration.labelNames
+
+        // 1. Plan every rule's spans (a rule whose window no ring holds reports why and waits).
+        var probes: [RuleProbe] = []
+        var existingByProbe: [[AlertKey: Alert]] = []
+        for group in groups {
+            for rule in group.rules {
+                let key = Self.ruleKey(group: group.name, rule: rule.name)
+                let existing = table.alerts(rule: key)
+                do {
+                    let probe = try plan(rule, key: key, existing: existing, labelNames: labelNames, at: at)
+                    probes.append(probe)
+                    existingByProbe.append(existing)
+                } catch {
+                    setHealth(key) { $0.status = .err; $0.lastError = error.message; $0.lastEvaluationMillis = at }
+                }
+            }
+        }
+        round.rules = probes.count
+
+        // 2. One scan for all of them.
+        var indexed: [Int: [String: [Int]]] = [:]
+        var unindexed: [Int] = []
+        for (p, probe) in probes.enumerated() {
+            if let (label, value) = probe.indexKey { indexed[label, default: [:]][value, default: []].append(p) } else { unindexed.append(p) }
+        }
+        let indexedLabels = indexed.sorted { $0.key < $1.key }
+        if !probes.isEmpty {
+            round.scan = store.scan { series in
+                let labels = series.labels
+                for p in unindexed where probes[p].matches(labels) { probes[p].add(series, labels: labels) }
+                for (label, byValue) in indexedLabels {
+                    guard let candidates = byValue[labels[label]] else { continue }
+                    for p in candidates where probes[p].matches(labels) { probes[p].add(series, labels: labels) }
+                }
+            }
+        }
+
+        // 3. One life-cycle step per alert; changes applied per owning partition.
+        var changesByOwner: [String: (changes: [(AlertKey, Alert?)], transitions: [AlertTransition])] = [:]
+        for (p, probe) in probes.enumerated() {
+            let ruleBegan = clock.now
+            let existing = existingByProbe[p]
+            let observations = observe(probe, existing: existing, at: at)
+            var fingerprints = Set(existing.keys.map(\.fingerprint))
+            fingerprints.formUnion(observations.keys)
+            for fingerprint in fingerprints.sorted() {
+                let key = AlertKey(rule: probe.ruleKey, fingerprint: fingerprint)
+                let before = existing[key]
+                let observation = observations[fingerprint]
+                let (after, transitions) = AlertLifecycle.step(before, observation, rule: probe.rule, ruleKey: probe.ruleKey,
+                                                               at: at, render: { render(probe.rule, $0) })
+                guard let owner = before?.owner ?? observation?.owner else { continue }
+                if after != before || !transitions.isEmpty {
+                    changesByOwner[owner, default: ([], [])].changes.append((key, after))
+                    changesByOwner[owner, default: ([], [])].transitions.append(contentsOf: transitions)
+                }
+                round.transitions.append(contentsOf: transitions)
+            }
+            let seconds = Self.seconds(clock.now - ruleBegan)
+            setHealth(probe.ruleKey) {
+                $0.status = .ok
+                $0.lastError = nil
+                $0.lastEvaluationMillis = at
+                $0.lastDurationSeconds = seconds
+            }
+        }
+        for (owner, change) in changesByOwner.sorted(by: { $0.key < $1.key }) {
+            engine.updateExisting(owner) { _ in table.apply(partition: owner, changes: change.changes, transitions: change.transitions) }
+        }
+        round.duration = clock.now - began
+        return round
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    private func setHealth(_ key: String, _ body: (inout RuleHealth) -> Void) {
+        healthByRule.withLock { body(&$0[key, default: RuleHealth()]) }
+    }
+
+    private func plan(_ rule: Rule, key: String, existing: [AlertKey: Alert], labelNames: [String], at: Int64) throws(QueryError) -> RuleProbe {
+        let store = engine.store
+        let span: WindowQuery.Span
+        var previous: PlannedSpan?
+        switch rule.kind {
+        case .threshold:
+            span = .last(seconds: rule.windowSeconds)
+        case .change(let offset, _):
+            span = .last(seconds: rule.windowSeconds)
+            previous = try store.plan(span, offsetSeconds: offset, atMillis: at)
+        case .budget:
+            span = .monthToDate
+        }
+        let main = try store.plan(span, atMillis: at)
+        let noData = try rule.noDataSeconds.map { seconds throws(QueryError) in try store.plan(.last(seconds: seconds), atMillis: at) }
+        // Earlier windows of firing alerts, re-read to notice late data; one that the rings no
+        // longer hold (a long downtime) is simply not re-checked.
+        var rechecks: [Int64: PlannedSpan] = [:]
+        for alert in existing.values where alert.state == .firing && alert.checkedAt < at && rechecks[alert.checkedAt] == nil {
+            rechecks[alert.checkedAt] = try? store.plan(span, atMillis: alert.checkedAt)
+        }
+        return RuleProbe(rule: rule, ruleKey: key, labelNames: labelNames, main: main, previous: previous,
+                         noData: noData, rechecks: rechecks)
+    }
+
+    /// Each group's observations, by alert fingerprint.
+    private func observe(_ probe: RuleProbe, existing: [AlertKey: Alert], at: Int64) -> [String: AlertObservation] {
+        let rule = probe.rule
+        var out: [String: AlertObservation] = [:]
+        for group in probe.groups.values {
+            var labels = rule.labels
+            for (name, value) in zip(probe.byNames, group.values) { labels[name] = value }
+            labels["alertname"] = rule.name
+            labels["severity"] = rule.severity
+            let windowText = DurationText.format(seconds: rule.windowSeconds)
+            func add(_ labels: [String: String], value: Double, measure: Double, matches: Bool, holds: Bool,
+                     noData: Bool = false, context: (inout AlertTemplateContext) -> Void = { _ in }) {
+                let fingerprint = AlertFingerprint.of(labels)
+                var template = AlertTemplateContext(alertname: rule.name, severity: rule.severity, labels: labels, value: value,
+                                                    measure: measure, threshold: rule.threshold, window: windowText)
+                context(&template)
+                // Late data: the window this alert was last evaluated on, re-read now.
+                var rechecked: Double?
+                if !noData, let alert = existing[AlertKey(rule: probe.ruleKey, fingerprint: fingerprint)], alert.state == .firing {
+                    rechecked = group.rechecks[alert.checkedAt]
+                }
+                out[fingerprint] = AlertObservation(
+                    labels: labels, fingerprint: fingerprint, value: value, measure: measure, matches: matches, holds: holds,
+                    windowSum: noData ? 0 : group.main.sum, recheckedSum: rechecked, owner: group.owner, template: template)
+            }
+            let value = group.main.value(rule.aggregation, buckets: probe.main.buckets)
+            switch rule.kind {
+            case .threshold:
+                add(labels, value: value, measure: value, matches: rule.matches(value), holds: rule.holds(value))
+            case .change(_, let minChange):
+                let before = group.previous.value(rule.aggregation, buckets: probe.previous?.buckets ?? 1)
+                let change = value - before
+                let measure = Self.percentChange(from: before, by: change)
+                let material = change.magnitude >= minChange
+                add(labels, value: value, measure: measure, matches: material && rule.matches(measure),
+                    holds: material && rule.holds(measure)) {
+                    $0.previous = before
+                    $0.change = change
+                }
+            case .budget(let amount, let bases):
+                let monthStart = UTCCalendar.monthStart(containing: at)
+                let elapsed = at - monthStart
+                for basis in bases {
+                    var l = labels
+                    l["basis"] = basis.rawValue
+                    let amountAtBasis: Double
+                    switch basis {
+                    case .actual: amountAtBasis = group.main.sum
+                    case .forecast:
+                        // A projection from less than a day of a month says little: none yet.
+                        guard elapsed >= 86_400_000 else { continue }
+                        let length = Double(UTCCalendar.nextMonthStart(containing: at) - monthStart)
+                        amountAtBasis = group.main.sum * (length / Double(elapsed))
+                    }
+                    let measure = amountAtBasis / amount * 100
+                    add(l, value: amountAtBasis, measure: measure, matches: rule.matches(measure), holds: rule.holds(measure)) {
+                        $0.budget = amount
+                        $0.basis = basis.rawValue
+                        $0.window = "month-to-date"
+                    }
+                }
+            }
+            if rule.noDataSeconds != nil {
+                var l = labels
+                l["no_data"] = "true"
+                let silent = group.noDataCount == 0
+                add(l, value: 0, measure: 0, matches: silent, holds: silent, noData: true) { $0.noData = true }
+            }
+        }
+        return out
+    }
+
+    /// The change in percent; from 0, any rise is +1e9 % (a finite stand-in for "infinitely more").
+    static func percentChange(from before: Double, by change: Double) -> Double {
+        guard before != 0 else { return change > 0 ? 1e9 : (change < 0 ? -1e9 : 0) }
+        return max(-1e9, min(1e9, change / before.magnitude * 100))
+    }
+
+    private func render(_ rule: Rule, _ context: AlertTemplateContext) -> [String: String] {
+        var out: [String: String] = [:]
+        for (name, template) in rule.annotations {
+            do { out[name] = try template.render(context) } catch { out[name] = "(annotation \(name) failed to render: \(error))" }
+        }
+        return out
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Stream
+
+/// Every alert transition, in DATA_DIR/ingestd.db (`alert_transition`). Rows are written only in
+/// the transaction of the snapshot that holds the state they led to (see `AlertTable`), so after
+/// kill -9 history and state agree: a transition is never recorded twice or lost.
+public final class AlertHistory: Sendable {
+    public static let module = SQLiteDatabase.SchemaModule(name: "alerts", migrations: [
+        .init(version: 1, name: "alert transitions", sql: """
+            CREATE TABLE alert_transition (
+                seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+                at          INTEGER NOT NULL,
+                state       TEXT    NOT NULL,
+                rule        TEXT    NOT NULL,
+                fingerprint TEXT    NOT NULL,
+                body        TEXT    NOT NULL
+            );
+            CREATE INDEX alert_transition_at ON alert_transition (at);
+
+            """),
+    ])
+
+    /// A transition as history returns it: with its durable sequence number.
+    public struct Entry: Sendable, Codable {
+        public var seq: Int64
+        public var transition: AlertTransition
+    }
+
+    private let database: SQLiteDatabase
+
+    public init(database: SQLiteDatabase) { self.database = database }
+
+    /// Appends rows inside a transaction someone else opened (the snapshot's).
+    static func insert(_ transitions: [AlertTransition], on connection: borrowing SQLiteDatabase.Connection) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        try connection.withStatement("INSERT INTO alert_transition (at, state, rule, fingerprint, body) VALUES (?1, ?2, ?3, ?4, ?5)") { insert in
+            for t in transitions {
+                try insert.bind(t.at, at: 1)
+                try insert.bind(t.state.rawValue, at: 2)
+                try insert.bind(t.rule, at: 3)
+                try insert.bind(t.fingerprint, at: 4)
+                try insert.bind(String(decoding: try encoder.encode(t), as: UTF8.self), at: 5)
+                _ = try insert.step()
+                insert.reset()
+            }
+        }
+    }
+
+    /// Transitions at or after `sinceMillis` (evaluation time), oldest first, at most `limit`.
+    public func entries(sinceMillis: Int64, limit: Int) throws -> [Entry] {
+        try database.withConnection { connection in
+            try connection.withStatement("SELECT seq, body FROM alert_transition WHERE at >= ?1 ORDER BY seq LIMIT ?2") { query in
+                try query.bind(sinceMillis, at: 1)
+                try query.bind(Int64(limit), at: 2)
+                let decoder = JSONDecoder()
+                var out: [Entry] = []
+                while try query.step() {
+                    let body = Data(query.string(at: 1).utf8)
+                    out.append(Entry(seq: query.int64(at: 0), transition: try decoder.decode(AlertTransition.self, from: body)))
+                }
+                return out
+            }
+        }
+    }
+
+    /// How many transitions of `state` history holds for an alert (tests and checks).
+    public func count(fingerprint: String, state: AlertTransition.State) throws -> Int {
+        try database.withConnection { connection in
+            try connection.withStatement("SELECT count(*) FROM alert_transition WHERE fingerprint = ?1 AND state = ?2") { query in
+                try query.bind(fingerprint, at: 1)
+                try query.bind(state.rawValue, at: 2)
+                _ = try query.step()
+                return Int(query.int64(at: 0))
+            }
+        }
+    }
+}

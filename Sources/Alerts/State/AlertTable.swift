@@ -1,0 +1,107 @@
+import Foundation
+import Stream
+import Synchronization
+
+/// Every active alert of this instance, by owning partition, and the transitions not yet saved.
+///
+/// Registered with the `PartitionEngine` as the "alerts" state: a partition's alerts and its new
+/// transitions are captured under the partition's shard lock with its windows and offset, and
+/// written in the same SQLite transaction (history rows included). A restore brings back the
+/// alerts exactly as saved (same `activeAt`, same state); the transitions after that save were
+/// never written, and the next evaluation — over the same restored windows — makes them again,
+/// once. Changes happen only inside `PartitionEngine.update(owner)` (the evaluator's `apply`).
+public final class AlertTable: PartitionState {
+    public let name = "alerts"
+
+    private struct Partition {
+        var alerts: [AlertKey: Alert] = [:]
+        /// Transitions since the last committed save, oldest first, numbered by `seq`.
+        var unsaved: [(seq: Int64, transition: AlertTransition)] = []
+    }
+
+    private let partitions = Mutex<[String: Partition]>([:])
+    private let sequence = Atomic<Int64>(0)
+
+    public init() {}
+
+    // MARK: Evaluation (called under the owner's shard lock)
+
+    /// The alerts of a rule in every partition, by key (the evaluator's input).
+    public func alerts(rule: String) -> [AlertKey: Alert] {
+        partitions.withLock { map in
+            var out: [AlertKey: Alert] = [:]
+            for p in map.values { for (k, a) in p.alerts where k.rule == rule { out[k] = a } }
+            return out
+        }
+    }
+
+    /// Replaces (or removes, with nil) alerts of one partition and queues their transitions.
+    public func apply(partition: String, changes: [(AlertKey, Alert?)], transitions: [AlertTransition]) {
+        partitions.withLock { map in
+            var p = map[partition] ?? Partition()
+            for (key, alert) in changes { p.alerts[key] = alert }
+            for t in transitions {
+                let seq = sequence.wrappingAdd(1, ordering: .relaxed).newValue
+                p.unsaved.append((seq, t))
+            }
+            map[partition] = p
+        }
+    }
+
+    /// Drops the alerts of rules that no longer exist (reload): they end without a transition,
+    /// as in Prometheus; the rules that remain keep their state.
+    public func retain(rules: Set<String>) {
+        partitions.withLock { map in
+            for key in map.keys { map[key]!.alerts = map[key]!.alerts.filter { rules.contains($0.key.rule) } }
+        }
+    }
+
+    // MARK: Reading (API)
+
+    public var active: [Alert] {
+        partitions.withLock { map in map.values.flatMap { $0.alerts.values } }
+            .sorted { ($0.rule, $0.fingerprint) < ($1.rule, $1.fingerprint) }
+    }
+
+    /// Transitions made but not yet durable (they are in history after the next save).
+    public var unsavedTransitions: [AlertTransition] {
+        partitions.withLock { map in map.values.flatMap { $0.unsaved } }.sorted { $0.seq < $1.seq }.map(\.transition)
+    }
+
+    // MARK: PartitionState
+
+    public func encode(partition: String) -> [UInt8]? {
+        let alerts = partitions.withLock { $0[partition].map { Array($0.alerts.values) } } ?? []
+        guard !alerts.isEmpty else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return try? Array(encoder.encode(alerts.sorted { ($0.rule, $0.fingerprint) < ($1.rule, $1.fingerprint) }))
+    }
+
+    public func restore(partition: String, from bytes: [UInt8]) throws {
+        let alerts = try JSONDecoder().decode([Alert].self, from: Data(bytes))
+        partitions.withLock { map in
+            var p = Partition()
+            for a in alerts { p.alerts[a.key] = a }
+            map[partition] = p
+        }
+    }
+
+    public func reset(partition: String) {
+        partitions.withLock { _ = $0.removeValue(forKey: partition) }
+    }
+
+    public func journal(partition: String) -> PartitionJournal? {
+        guard let unsaved = partitions.withLock({ $0[partition]?.unsaved }), let last = unsaved.last else { return nil }
+        let transitions = unsaved.map(\.transition)
+        return PartitionJournal(through: last.seq) { connection in try AlertHistory.insert(transitions, on: connection) }
+    }
+
+    public func committed(partition: String, journal: PartitionJournal) {
+        partitions.withLock { map in map[partition]?.unsaved.removeAll { $0.seq <= journal.through } }
+    }
+
+    public func hasUnsavedChanges(partition: String) -> Bool {
+        partitions.withLock { !($0[partition]?.unsaved.isEmpty ?? true) }
+    }
+}
