@@ -81,6 +81,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StreamTests", dependencies: ["Stream"]),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Stream"]),
         .testTarget(name: "DevToolsTests", dependencies: [
             "DevTools", "Stream",
             .product(name: "NIOCore", package: "swift-nio"),

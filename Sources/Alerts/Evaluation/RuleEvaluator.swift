@@ -143,11 +143,12 @@ public final class RuleEvaluator: Sendable {
         }
         let main = try store.plan(span, atMillis: at)
         let noData = try rule.noDataSeconds.map { seconds throws(QueryError) in try store.plan(.last(seconds: seconds), atMillis: at) }
-        // Earlier windows of firing alerts, re-read to notice late data; one that the rings no
-        // longer hold (a long downtime) is simply not re-checked.
+        // Earlier windows of firing alerts, re-read to notice late data: only their buckets that
+        // were already closed then (events still arriving for the bucket being filled are on
+        // time). A window the rings no longer hold (a long downtime) is simply not re-checked.
         var rechecks: [Int64: PlannedSpan] = [:]
         for alert in existing.values where alert.state == .firing && alert.checkedAt < at && rechecks[alert.checkedAt] == nil {
-            rechecks[alert.checkedAt] = try? store.plan(span, atMillis: alert.checkedAt)
+            rechecks[alert.checkedAt] = (try? store.plan(span, atMillis: alert.checkedAt))?.closed
         }
         return RuleProbe(rule: rule, ruleKey: key, labelNames: labelNames, main: main, previous: previous,
                          noData: noData, rechecks: rechecks)
@@ -176,7 +177,7 @@ public final class RuleEvaluator: Sendable {
                 }
                 out[fingerprint] = AlertObservation(
                     labels: labels, fingerprint: fingerprint, value: value, measure: measure, matches: matches, holds: holds,
-                    windowSum: noData ? 0 : group.main.sum, recheckedSum: rechecked, owner: group.owner, template: template)
+                    windowSum: noData ? 0 : group.closedSum, recheckedSum: rechecked, owner: group.owner, template: template)
             }
             let value = group.main.value(rule.aggregation, buckets: probe.main.buckets)
             switch rule.kind {

@@ -14,7 +14,9 @@ final class RuleProbe {
     let previous: PlannedSpan?
     /// no_data: the silence window.
     let noData: PlannedSpan?
-    /// The windows of earlier evaluations of this rule's firing alerts, by evaluation time.
+    /// `main` without the bucket still filling: what late data is judged on.
+    let closed: PlannedSpan?
+    /// The closed windows of earlier evaluations of this rule's firing alerts, by evaluation time.
     let rechecks: [Int64: PlannedSpan]
     let needsBuckets: Bool
     private(set) var groups: [GroupKey: Group] = [:]
@@ -29,6 +31,7 @@ final class RuleProbe {
         var main = Window()
         var previous = Window()
         var noDataCount: UInt64 = 0
+        var closedSum = 0.0
         var rechecks: [Int64: Double] = [:]
 
         init(values: [String], owner: String, buckets: Int?, previousBuckets: Int?) {
@@ -65,6 +68,7 @@ final class RuleProbe {
         self.byNames = by
         self.byIndex = by.map { labelNames.firstIndex(of: $0)! }
         self.main = main
+        self.closed = main.closed
         self.previous = previous
         self.noData = noData
         self.rechecks = rechecks
@@ -109,6 +113,7 @@ final class RuleProbe {
             group.previous.count &+= p.count
             if needsBuckets { series.addBuckets(previous, into: &group.previous.buckets!) }
         }
+        if let closed { group.closedSum += series.total(closed).sum }
         if let noData { group.noDataCount &+= series.total(noData).count }
         for (at, span) in rechecks { group.rechecks[at, default: 0] += series.total(span).sum }
     }

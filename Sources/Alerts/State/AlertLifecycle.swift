@@ -7,9 +7,10 @@
 /// A pure function of (alert, observation, time): the evaluator applies it under the owning
 /// partition's lock, and `rules test` and backtest run exactly the same steps.
 public enum AlertLifecycle {
-    /// A change smaller than this (absolute, or relative to the sum) is rounding, not data.
+    /// A late change smaller than both of these (absolute, and relative to the window's sum) is
+    /// not worth a notification: stragglers of a busy stream move a window by fractions of a percent.
     static let amendAbsolute = 0.01
-    static let amendRelative = 0.01
+    static let amendRelative = 0.05
 
     /// - Parameters:
     ///   - observation: nil when the evaluation saw no series for the alert's group.
@@ -54,7 +55,7 @@ public enum AlertLifecycle {
             if let o = observation, o.holds {
                 a.lastHeldAt = at
                 if let rechecked = o.recheckedSum, previousCheck.at < at,
-                   (rechecked - previousCheck.sum).magnitude > max(amendAbsolute, amendRelative * previousCheck.sum.magnitude) {
+                   (rechecked - previousCheck.sum).magnitude >= max(amendAbsolute, amendRelative * previousCheck.sum.magnitude) {
                     a.annotations = render(o.template)
                     return (a, [transition(a, .amended)])
                 }

@@ -8,7 +8,8 @@ public struct AlertObservation: Sendable {
     /// The rule's condition to start (and stay pending) and to stay firing (hysteresis).
     public var matches: Bool
     public var holds: Bool
-    /// The raw sum over the evaluated window, kept for the next evaluation's late-data check.
+    /// The raw sum over the evaluated window's closed buckets (all but the one still filling),
+    /// kept for the next evaluation's late-data check.
     public var windowSum: Double
     /// The sum now over the window the alert was last evaluated on (`Alert.checkedAt`), when
     /// the evaluator could read it: differing from `Alert.checkedSum` means late or restated data.

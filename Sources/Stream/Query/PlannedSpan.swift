@@ -7,6 +7,12 @@ public struct PlannedSpan: Sendable, Hashable {
     public let last: Int64
 
     public var buckets: Int { Int(last - first + 1) }
+
+    /// The span without its newest bucket (the one still filling at the time it was planned for),
+    /// or nil when that is all it has.
+    public var closed: PlannedSpan? {
+        last > first ? PlannedSpan(resolution: resolution, ring: ring, first: first, last: last - 1) : nil
+    }
     public var startMillis: Int64 { first * resolution.stepMillis }
     /// The end (exclusive) of the newest bucket.
     public var endMillis: Int64 { (last + 1) * resolution.stepMillis }
