@@ -15,6 +15,7 @@ public final class RuleEvaluator: Sendable {
     public let engine: PartitionEngine
     public let table: AlertTable
     private let healthByRule = Mutex<[String: RuleHealth]>([:])
+    private let paused = Mutex<String?>(nil)
 
     public init(engine: PartitionEngine, table: AlertTable) {
         self.engine = engine
@@ -29,6 +30,14 @@ public final class RuleEvaluator: Sendable {
         public var scan = ScanStatistics()
         public var rules = 0
         public var duration: Duration = .zero
+    }
+
+    /// Why live rounds are skipped right now (the data is partial: restoring, rebalancing,
+    /// catching up), or nil. A rule evaluated on half the partitions would resolve alerts that
+    /// are not over and fire ones that are not real.
+    public var pausedReason: String? {
+        get { paused.withLock { $0 } }
+        set { paused.withLock { $0 = newValue } }
     }
 
     public func health(_ ruleKey: String) -> RuleHealth { healthByRule.withLock { $0[ruleKey] ?? RuleHealth() } }
@@ -120,7 +129,7 @@ public final class RuleEvaluator: Sendable {
         return round
     }
 
-    static func seconds(_ d: Duration) -> Double {
+    public static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Stream
 import Logging
 import Metrics
 import Prometheus
@@ -29,6 +30,11 @@ struct RunCommand: AsyncParsableCommand {
         let logger = Logger(label: "ingestd")
         do {
             try await Daemon(config: settings, logger: logger, registry: registry, discardHTTPHistory: discardHTTPHistory).run()
+        } catch let error as ConfigErrors {
+            // Invalid rule files at start: like a broken config, not something a restart fixes.
+            FileHandleOutput.standardError("ingestd: invalid rule files\n\(error)\n")
+            logger.critical("invalid rule files", metadata: ["errors": "\(error.errors.count)"])
+            throw ExitCode(78)
         } catch {
             logger.critical("ingestd failed", metadata: ["error": "\(error)"])
             throw ExitCode.failure

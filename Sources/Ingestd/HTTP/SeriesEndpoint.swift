@@ -85,19 +85,19 @@ struct SeriesEndpoint {
     }
 
     /// `at` as RFC 3339 or epoch milliseconds, between 1970 and the end of 9999.
-    static func instant(_ text: String?) throws -> Int64? {
+    static func instant(_ text: String?, name: String = "at") throws -> Int64? {
         guard let text else { return nil }
         let range = "between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z (epoch ms 0 to \(QueryLimits.instantMillis.upperBound))"
         let millis: Int64
         if text.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), text.utf8.contains(where: { $0 != UInt8(ascii: "-") }) {
-            guard let ms = Int64(text) else { throw BadRequest(message: "at must be \(range), got \(text)") }
+            guard let ms = Int64(text) else { throw BadRequest(message: "\(name) must be \(range), got \(text)") }
             millis = ms
         } else {
             let parsed: Int64? = Array(text.utf8).withUnsafeBytes { Timestamp.parseISO8601($0) }
-            guard let parsed else { throw BadRequest(message: "at must be RFC 3339 (2026-06-01T00:00:00Z) or epoch milliseconds, \(range)") }
+            guard let parsed else { throw BadRequest(message: "\(name) must be RFC 3339 (2026-06-01T00:00:00Z) or epoch milliseconds, \(range)") }
             millis = parsed
         }
-        guard QueryLimits.instantMillis.contains(millis) else { throw BadRequest(message: "at must be \(range), got \(text)") }
+        guard QueryLimits.instantMillis.contains(millis) else { throw BadRequest(message: "\(name) must be \(range), got \(text)") }
         return millis
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Alerts
 import Hummingbird
 import Logging
 import Metrics
@@ -19,7 +20,7 @@ struct Daemon {
     func run() async throws {
         let dataDir = URL(fileURLWithPath: config.dataDir)
         try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
-        let database = try SQLiteDatabase(path: dataDir.appendingPathComponent("ingestd.db").path, schema: [StreamSchema.module])
+        let database = try SQLiteDatabase(path: dataDir.appendingPathComponent("ingestd.db").path, schema: [StreamSchema.module, AlertHistory.module])
         let quarantine = Quarantine(database: database, maxPayloadBytes: config.ingest.quarantinePayloadBytes)
         let journal = EventJournal(database: database)
         let store = WindowStore(configuration: config.store)
@@ -29,6 +30,20 @@ struct Daemon {
         let engine = PartitionEngine(store: store, snapshots: SnapshotStore(database: database),
                                      conversion: LayoutConversion(labelDefaults: ["currency": config.ingest.currencies.first ?? "USD"]),
                                      logger: logger)
+
+        // Alert state is partition state: registered before any partition is restored, so
+        // pending and firing alerts come back with the windows they were computed from.
+        let alerts = AlertTable()
+        engine.register(alerts)
+        let ruleLoader = RuleFileLoader(store: config.store, defaultIntervalSeconds: config.rules.evaluationIntervalSeconds)
+        let rules = try RuleRegistry(patterns: config.rules.files, nowMillis: WallClock.nowMillis()) { [config] () throws(ConfigErrors) in
+            try ruleLoader.load(patterns: config.rules.files, origin: config.rules.filesOrigin)
+        }
+        RuleReloader.record(rules.status)
+        let evaluator = RuleEvaluator(engine: engine, table: alerts)
+        let reloader = RuleReloader(registry: rules, evaluator: evaluator, logger: logger)
+        logger.info("rules loaded", metadata: ["groups": "\(rules.groups.count)", "rules": "\(rules.ruleKeys.count)",
+                                               "files": "\(config.rules.files.joined(separator: ", "))"])
 
         let idempotencyKeys = IdempotencyKeys(database: database)
         let sink = HTTPEventSink(store: store, journal: journal, idempotencyKeys: idempotencyKeys, quarantine: quarantine,
@@ -53,6 +68,11 @@ struct Daemon {
             kafka = service
         }
 
+        // After the inputs: shutdown runs in reverse, so evaluation stops before the final snapshots.
+        services.append(RuleEvaluationService(registry: rules, evaluator: evaluator, reloader: reloader,
+                                              readiness: readiness, logger: logger))
+        services.append(RuleReloadSignalService(reloader: reloader))
+
         let router = Router()
         HealthEndpoints(readiness: readiness).register(on: router)
         MetricsEndpoint(registry: registry, refresh: { [kafka] in
@@ -61,6 +81,8 @@ struct Daemon {
         }).register(on: router)
         EventsEndpoint(sink: sink, maxBodyBytes: config.http.maxBodyBytes, clock: WallClock.nowMillis).register(on: router)
         SeriesEndpoint(store: store, clock: WallClock.nowMillis, readiness: readiness).register(on: router)
+        RulesEndpoint(registry: rules, evaluator: evaluator, reloader: reloader).register(on: router)
+        AlertsEndpoint(table: alerts, history: AlertHistory(database: database), clock: WallClock.nowMillis).register(on: router)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(config.http.host, port: config.http.port), serverName: "ingestd"),

@@ -1,0 +1,128 @@
+import Alerts
+import Foundation
+import Hummingbird
+import NIOPosix
+import Stream
+
+/// GET /v1/alerts: the active (pending and firing) alerts.
+/// GET /v1/alerts/history?since=…&limit=…: transitions from `since` (RFC 3339 or epoch ms;
+/// default 24 hours ago), oldest first, at most `limit` (1–10,000, default 1,000). Durable
+/// transitions carry their `seq`; the few not yet in a snapshot (at most a second old) come
+/// last with `seq: null`.
+struct AlertsEndpoint {
+    let table: AlertTable
+    let history: AlertHistory
+    let clock: @Sendable () -> Int64
+
+    static let maxLimit = 10_000
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/v1/alerts") { _, _ in
+            JSONResponse.make(Active(alerts: table.active.map(Row.init)))
+        }
+        router.get("/v1/alerts/history") { request, _ in
+            let params = request.uri.queryParameters
+            let since: Int64
+            let limit: Int
+            do {
+                since = try SeriesEndpoint.instant(params["since"].map(String.init), name: "since") ?? clock() - 86_400_000
+                if let text = params["limit"] {
+                    guard let n = Int(text), (1...Self.maxLimit).contains(n) else {
+                        throw SeriesEndpoint.BadRequest(message: "limit must be a whole number from 1 to \(Self.maxLimit), got \(text)")
+                    }
+                    limit = n
+                } else {
+                    limit = 1000
+                }
+            } catch let error as SeriesEndpoint.BadRequest {
+                return JSONResponse.error(.badRequest, error.message)
+            }
+            do {
+                let durable = try await NIOThreadPool.singleton.runIfActive { try history.entries(sinceMillis: since, limit: limit) }
+                var rows = durable.map { HistoryRow($0.transition, seq: $0.seq) }
+                let unsaved = table.unsavedTransitions.filter { $0.at >= since }
+                rows += unsaved.prefix(max(0, limit - rows.count)).map { HistoryRow($0, seq: nil) }
+                return JSONResponse.make(History(transitions: rows))
+            } catch {
+                return JSONResponse.error(.internalServerError, "alert history could not be read: \(error)")
+            }
+        }
+    }
+
+    struct Active: Encodable { let alerts: [Row] }
+
+    struct Row: Encodable {
+        let rule: String
+        let fingerprint: String
+        let state: String
+        let labels: [String: String]
+        let annotations: [String: String]
+        let value: Double
+        let measure: Double
+        let activeAt: String
+        let firedAt: String?
+        let partition: String
+
+        init(_ a: Alert) {
+            rule = a.rule
+            fingerprint = a.fingerprint
+            state = a.state.rawValue
+            labels = a.labels
+            annotations = a.annotations
+            value = a.value
+            measure = a.measure
+            activeAt = UTCCalendar.iso8601(millis: a.activeAt)
+            firedAt = a.firedAt.map(UTCCalendar.iso8601(millis:))
+            partition = a.owner
+        }
+    }
+
+    struct History: Encodable { let transitions: [HistoryRow] }
+
+    /// One transition; also the NDJSON line `ingestd backtest` prints (score-alerts reads
+    /// `state`, `startsAt` and `labels.account` / `labels.service`).
+    struct HistoryRow: Encodable {
+        let seq: Int64?
+        let at: String
+        let state: String
+        let rule: String
+        let fingerprint: String
+        let labels: [String: String]
+        let annotations: [String: String]
+        let value: Double
+        let measure: Double
+        let activeAt: String
+        let startsAt: String?
+
+        init(_ t: AlertTransition, seq: Int64?) {
+            self.seq = seq
+            at = UTCCalendar.iso8601(millis: t.at)
+            state = t.state.rawValue
+            rule = t.rule
+            fingerprint = t.fingerprint
+            labels = t.labels
+            annotations = t.annotations
+            value = t.value
+            measure = t.measure
+            activeAt = UTCCalendar.iso8601(millis: t.activeAt)
+            startsAt = t.firedAt.map(UTCCalendar.iso8601(millis:))
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(seq, forKey: .seq) // explicit null: "not durable yet"
+            try c.encode(at, forKey: .at)
+            try c.encode(state, forKey: .state)
+            try c.encode(rule, forKey: .rule)
+            try c.encode(fingerprint, forKey: .fingerprint)
+            try c.encode(labels, forKey: .labels)
+            try c.encode(annotations, forKey: .annotations)
+            try c.encode(value, forKey: .value)
+            try c.encode(measure, forKey: .measure)
+            try c.encode(activeAt, forKey: .activeAt)
+            try c.encodeIfPresent(startsAt, forKey: .startsAt)
+        }
+
+        enum CodingKeys: String, CodingKey { case seq, at, state, rule, fingerprint, labels, annotations, value, measure, activeAt, startsAt }
+    }
+}
