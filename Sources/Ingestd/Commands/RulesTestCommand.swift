@@ -1,0 +1,52 @@
+import Alerts
+import ArgumentParser
+import Foundation
+import Stream
+
+/// `ingestd rules test FILE…`: runs rule unit tests (README: Testing rules); prints each case's
+/// result, and for a failing one what was expected and what fired; exit 1 on any failure.
+struct RulesTestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Run rule unit tests: input series or events, evaluation times, the alerts expected to be firing.")
+
+    @Option(name: .shortAndLong, help: "Config file for the store labels, resolutions and currencies.")
+    var config: String?
+
+    @Argument(help: "Test files (YAML).")
+    var files: [String]
+
+    func run() throws {
+        let settings: IngestdConfig
+        do { settings = try IngestdConfig.load(path: config) } catch {
+            FileHandleOutput.standardError("ingestd: invalid configuration\n\(error)\n")
+            throw ExitCode(1)
+        }
+        let runner = RuleTestRunner(configuration: settings.store, defaultCurrency: settings.ingest.currencies.first ?? "USD")
+        var failed = 0, passed = 0
+        for path in files {
+            let file: RuleTestFile
+            let groups: [RuleGroup]
+            do {
+                file = try RuleTestFile.load(path)
+                groups = try RuleFileLoader(store: settings.store, defaultIntervalSeconds: file.intervalSeconds).load(files: file.ruleFiles)
+            } catch let error as ConfigErrors {
+                FileHandleOutput.standardError("\(error)\n")
+                failed += 1
+                continue
+            }
+            for (name, failures) in try runner.run(file, groups: groups) {
+                if failures.isEmpty {
+                    print("PASS \(path): \(name)")
+                    passed += 1
+                } else {
+                    print("FAIL \(path): \(name)")
+                    for f in failures { print("  \(f)") }
+                    failed += 1
+                }
+            }
+        }
+        print("\(passed) passed, \(failed) failed")
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
