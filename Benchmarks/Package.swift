@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "ingestd", path: ".."),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -16,6 +17,8 @@ let package = Package(
             name: "IngestdBenchmarks",
             dependencies: [
                 .product(name: "Stream", package: "ingestd"),
+                .product(name: "Alerts", package: "ingestd"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "IngestdBenchmarks",

@@ -597,4 +597,6 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         QueryFixture.make()
     }
+
+    registerRuleEvaluationBenchmarks()
 }

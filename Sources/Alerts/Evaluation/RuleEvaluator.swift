@@ -60,10 +60,11 @@ public final class RuleEvaluator: Sendable {
         // 1. Plan every rule's spans (a rule whose window no ring holds reports why and waits).
         var probes: [RuleProbe] = []
         var existingByProbe: [[AlertKey: Alert]] = []
+        let alertsByRule = table.alertsByRule()
         for group in groups {
             for rule in group.rules {
                 let key = Self.ruleKey(group: group.name, rule: rule.name)
-                let existing = table.alerts(rule: key)
+                let existing = alertsByRule[key] ?? [:]
                 do {
                     let probe = try plan(rule, key: key, existing: existing, labelNames: labelNames, at: at)
                     probes.append(probe)

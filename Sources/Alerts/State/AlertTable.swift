@@ -26,11 +26,11 @@ public final class AlertTable: PartitionState {
 
     // MARK: Evaluation (called under the owner's shard lock)
 
-    /// The alerts of a rule in every partition, by key (the evaluator's input).
-    public func alerts(rule: String) -> [AlertKey: Alert] {
+    /// Every alert of every partition, by rule and key (the evaluator's input, read once a round).
+    public func alertsByRule() -> [String: [AlertKey: Alert]] {
         partitions.withLock { map in
-            var out: [AlertKey: Alert] = [:]
-            for p in map.values { for (k, a) in p.alerts where k.rule == rule { out[k] = a } }
+            var out: [String: [AlertKey: Alert]] = [:]
+            for p in map.values { for (k, a) in p.alerts { out[k.rule, default: [:]][k] = a } }
             return out
         }
     }
