@@ -10,6 +10,7 @@ struct IngestdCommand: AsyncParsableCommand {
         subcommands: [
             RunCommand.self,
             ReplayCommand.self,
+            RulesCommand.self,
             ProduceCommand.self,
             KafkaCompatProxyCommand.self,
             EmbeddedBrokerCommand.self,
