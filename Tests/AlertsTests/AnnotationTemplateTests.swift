@@ -65,6 +65,7 @@ import Testing
         }
         do {
             _ = try AnnotationTemplate("first line\n{{#no_data}}open section")
+            Issue.record("an unclosed section must be refused")
         } catch {
             #expect(error.line == 2)
             #expect(error.message.contains("never closed"))
@@ -101,8 +102,20 @@ import Testing
     }
 
     @Test func namesInsideALabelsSectionFallBackToTheTop() throws {
-        let t = try AnnotationTemplate("{{#labels}}{{account}} {{alertname}}{{/labels}}")
+        let t = try AnnotationTemplate("{{#labels}}{{account}} {{alertname}}{{/labels}} {{#value}}{{severity}}{{/value}}")
         #expect(t.problems(rendering: context).isEmpty)
-        #expect(try t.render(context) == "205380810795 EC2HourlySpendHigh")
+        #expect(try t.render(context) == "205380810795 EC2HourlySpendHigh critical")
+    }
+
+    @Test func fieldsOfValuesAndTheWholeContextAreProblems() throws {
+        #expect(try AnnotationTemplate("{{value.cents}}{{window.x}}").problems(rendering: context)
+            == ["value.cents: value has no fields", "window.x: window has no fields"])
+        #expect(try AnnotationTemplate("{{.}}").problems(rendering: context).first?.hasPrefix("unknown variable \".\"") == true)
+        do {
+            _ = try AnnotationTemplate("cost {{money()}}")
+            Issue.record("a helper without a variable must be refused")
+        } catch {
+            #expect(error.line == 1 && error.column == 6 && error.message.contains("needs a variable"))
+        }
     }
 }

@@ -67,7 +67,7 @@ def test_a_broken_file_reports_every_mistake_with_its_position(tmp_path):
         f'{p}:11:9: change rule "Jump" needs offset:',
         f"{p}:15:21: min_change must be ≥ 0",
         f"{p}:19:25: basis[] must be one of actual, forecast",
-        f"{p}:21:20: annotations.summary: template syntax error at line 1, column 13: a section is never closed",
+        f"{p}:21:20: annotations.summary: template syntax error at line 1, column 25: a section is never closed",
         f'{p}:22:11: duplicate group name "spend" (first at {p}:2:11)',
         f"{p}:25:15: the anomaly kind comes with the detectors (not yet available)",
     ]

@@ -39,6 +39,12 @@ public struct AnnotationTemplate: Sendable {
             let (line, column) = Self.position(of: range.lowerBound, in: source)
             throw SyntaxError(line: line, column: column, message: "partials, blocks, pragmas and delimiter changes are not supported in annotations")
         }
+        // `{{money()}}` applies the helper to Mustache's list-position context, which an
+        // annotation never has: it would always print nothing.
+        if let range = source.range(of: #"\{\{\{?\s*[#^/&]?\s*[A-Za-z_]+\(\s*\)"#, options: .regularExpression) {
+            let (line, column) = Self.position(of: range.lowerBound, in: source)
+            throw SyntaxError(line: line, column: column, message: "a helper needs a variable, e.g. {{money(value)}}")
+        }
         do {
             template = try MustacheTemplate(string: Self.textPragma + source)
         } catch let error as MustacheTemplate.ParserError {
@@ -86,6 +92,12 @@ public struct AnnotationTemplate: Sendable {
         // such misses are not label errors.
         for name in unique(lookups.unknownLabels) where !roots.contains(name) && !lookups.unknownVariables.contains(name) {
             out.append("labels.\(name) is not a label of this rule's alerts\(hint(name, lookups.knownLabels)); its labels: \(lookups.knownLabels.joined(separator: ", ")) (add a label to by: to have it)")
+        }
+        // Inside a section on a value (`{{#value}}…{{/value}}`) top-level names are tried on the
+        // value first, as with labels.
+        for (owner, field) in lookups.unknownFields where !roots.contains(field) && !lookups.unknownVariables.contains(field) {
+            let message = "\(owner).\(field): \(owner) has no fields"
+            if !out.contains(message) { out.append(message) }
         }
         for (helper, variable, kind) in lookups.unknownHelpers {
             let known = kind.helpers

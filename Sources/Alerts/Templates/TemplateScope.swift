@@ -15,6 +15,8 @@ final class TemplateLookups {
     var unsetVariables: [String] = []
     /// `helper(variable)` where the helper does not exist for that kind of value.
     var unknownHelpers: [(helper: String, variable: String, kind: TemplateValueKind)] = []
+    /// `value.x`: a field of something that has none (numbers, text and flags have no fields).
+    var unknownFields: [(owner: String, field: String)] = []
     /// The alert's label names, for "did you mean" and the list in messages.
     var knownLabels: [String] = []
 }
@@ -32,7 +34,7 @@ enum TemplateValueKind: String {
 }
 
 /// The top of the template's context: the variables of `AlertTemplateContext`.
-struct TemplateRootScope: MustacheParent {
+struct TemplateRootScope: MustacheParent, MustacheCustomRenderable {
     static let variables = ["alertname", "severity", "labels", "value", "measure", "threshold", "previous", "change",
                             "budget", "basis", "window", "currency", "no_data"]
 
@@ -60,6 +62,13 @@ struct TemplateRootScope: MustacheParent {
             return nil
         }
     }
+
+    /// `{{.}}` (or `{{}}`) at the top: the whole context is not printable.
+    var renderText: String {
+        lookups.unknownVariables.append(".")
+        return ""
+    }
+    var isNull: Bool { false }
 
     private func text(_ s: String, _ name: String) -> TemplateText { TemplateText(value: s, name: name, lookups: lookups) }
     private func number(_ x: Double, _ name: String) -> TemplateNumber {
@@ -104,7 +113,7 @@ struct TemplateNumber: MustacheParent, MustacheCustomRenderable, MustacheTransfo
 
     // A parent with no children: inside `{{#value}}…{{/value}}` names fall through to the root
     // instead of reaching this struct's stored properties through Mirror.
-    func child(named: String) -> Any? { nil }
+    func child(named field: String) -> Any? { lookups.missingField(field, of: name) }
     var renderText: String { TemplateFormat.plain(value) }
     var isNull: Bool { false }
 
@@ -124,7 +133,7 @@ struct TemplateText: MustacheParent, MustacheCustomRenderable, MustacheTransform
     let name: String
     let lookups: TemplateLookups
 
-    func child(named: String) -> Any? { nil }
+    func child(named field: String) -> Any? { lookups.missingField(field, of: name) }
     var renderText: String { value }
     var isNull: Bool { false }
 
@@ -146,13 +155,20 @@ struct TemplateFlag: MustacheParent, MustacheCustomRenderable, MustacheTransform
     let name: String
     let lookups: TemplateLookups
 
-    func child(named: String) -> Any? { nil }
+    func child(named field: String) -> Any? { lookups.missingField(field, of: name) }
     var renderText: String { value ? "true" : "false" }
     /// Mustache treats a null object as false in sections.
     var isNull: Bool { !value }
 
     func transform(_ helper: String) -> Any? {
         lookups.unknownHelpers.append((helper, name, .flag))
+        return nil
+    }
+}
+
+extension TemplateLookups {
+    func missingField(_ field: String, of owner: String) -> Any? {
+        unknownFields.append((owner, field))
         return nil
     }
 }
