@@ -36,6 +36,7 @@ import Testing
         #expect(file.kafka.groupID == builtIn.kafka.groupID && file.kafka.pollBatch == builtIn.kafka.pollBatch)
         #expect(file.kafka.embeddedPort == builtIn.kafka.embeddedPort && file.kafka.enabled == builtIn.kafka.enabled)
         #expect(file.kafka.properties.isEmpty && file.mappings.isEmpty)
+        #expect(file.rules.files == builtIn.rules.files && file.rules.evaluationIntervalSeconds == builtIn.rules.evaluationIntervalSeconds)
         #expect(builtIn.store.resolutions == [Resolution(stepSeconds: 60, buckets: 2880), Resolution(stepSeconds: 3600, buckets: 840)])
     }
 

@@ -10,7 +10,7 @@ public struct RuleFileStamp: Sendable, Equatable {
 
     public init(patterns: [String]) {
         var entries: [String] = []
-        for path in RuleFileGlob.expand(patterns).matched.sorted() {
+        for path in RuleFileGlob.expand(patterns).files.sorted() {
             var st = stat()
             if stat(path, &st) == 0 {
                 entries.append("\(path)\t\(st.st_ino)\t\(st.st_size)\t\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)")
@@ -19,28 +19,5 @@ public struct RuleFileStamp: Sendable, Equatable {
             }
         }
         self.entries = entries
-    }
-}
-
-/// glob(3) over the configured patterns (relative to the working directory).
-public enum RuleFileGlob {
-    /// Matched paths (no duplicates, in pattern order) and the patterns that matched nothing.
-    public static func expand(_ patterns: [String]) -> (matched: [String], unmatched: [String]) {
-        var matched: [String] = []
-        var seen = Set<String>()
-        var unmatched: [String] = []
-        for pattern in patterns {
-            var g = glob_t()
-            defer { globfree(&g) }
-            guard glob(pattern, 0, nil, &g) == 0 else {
-                unmatched.append(pattern)
-                continue
-            }
-            for i in 0..<Int(g.gl_pathc) {
-                guard let p = g.gl_pathv[i], case let path = String(cString: p), seen.insert(path).inserted else { continue }
-                matched.append(path)
-            }
-        }
-        return (matched, unmatched)
     }
 }

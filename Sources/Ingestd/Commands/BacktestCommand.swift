@@ -39,11 +39,12 @@ struct BacktestCommand: ParsableCommand {
         guard let eventFormat = settings.namedFormats[format] else {
             throw ValidationError("unknown format \"\(format)\": use coststream, focus, cur or a mapping name from the config")
         }
+        let ruleFiles = try Self.ruleFiles(rules)
         let groups: [RuleGroup]
         do {
             groups = try RuleFileLoader(store: settings.store, defaultIntervalSeconds: settings.rules.evaluationIntervalSeconds)
-                .load(files: try Self.ruleFiles(rules))
-        } catch let error as ConfigErrors {
+                .load(files: ruleFiles)
+        } catch {
             FileHandleOutput.standardError("\(error)\ningestd: invalid rule files\n")
             throw ExitCode(1)
         }

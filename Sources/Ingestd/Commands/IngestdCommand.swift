@@ -11,6 +11,7 @@ struct IngestdCommand: AsyncParsableCommand {
             RunCommand.self,
             ReplayCommand.self,
             BacktestCommand.self,
+            RulesCommand.self,
             ProduceCommand.self,
             KafkaCompatProxyCommand.self,
             EmbeddedBrokerCommand.self,

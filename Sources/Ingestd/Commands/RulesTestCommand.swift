@@ -25,13 +25,7 @@ struct RulesTestCommand: ParsableCommand {
         let runner = RuleTestRunner(configuration: settings.store, defaultCurrency: settings.ingest.currencies.first ?? "USD")
         var failed = 0, passed = 0
         for path in files {
-            let file: RuleTestFile
-            let groups: [RuleGroup]
-            do {
-                file = try RuleTestFile.load(path)
-                groups = try RuleFileLoader(store: settings.store, defaultIntervalSeconds: file.intervalSeconds).load(files: file.ruleFiles)
-            } catch let error as ConfigErrors {
-                FileHandleOutput.standardError("\(error)\n")
+            guard let (file, groups) = Self.load(path, settings: settings) else {
                 failed += 1
                 continue
             }
@@ -48,5 +42,21 @@ struct RulesTestCommand: ParsableCommand {
         }
         print("\(passed) passed, \(failed) failed")
         if failed > 0 { throw ExitCode(1) }
+    }
+
+    /// The test file and its rule groups, or nil after printing why they cannot be read.
+    private static func load(_ path: String, settings: IngestdConfig) -> (RuleTestFile, [RuleGroup])? {
+        let file: RuleTestFile
+        do { file = try RuleTestFile.load(path) } catch {
+            FileHandleOutput.standardError("\(error)\n")
+            return nil
+        }
+        do {
+            let groups = try RuleFileLoader(store: settings.store, defaultIntervalSeconds: file.intervalSeconds).load(files: file.ruleFiles)
+            return (file, groups)
+        } catch {
+            FileHandleOutput.standardError("\(error)\n")
+            return nil
+        }
     }
 }

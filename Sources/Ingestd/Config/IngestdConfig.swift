@@ -47,6 +47,15 @@ struct IngestdConfig: Sendable {
         var embeddedPort = 19092
     }
 
+    struct Rules: Sendable {
+        /// glob(3) patterns, relative to the working directory.
+        var files = ["rules/*.yaml"]
+        /// Where `files` was set, for "pattern matches no file".
+        var filesOrigin = ConfigOrigin.defaults
+        /// A group's interval unless it sets `interval:`.
+        var evaluationIntervalSeconds: Int64 = 60
+    }
+
     /// 10,000 years: far beyond any real clock error, and `now + skew` in ms stays inside Int64.
     static let maxFutureSkewSeconds: Int64 = 3_652_500 * 86_400
 
@@ -59,6 +68,7 @@ struct IngestdConfig: Sendable {
     var shutdownGraceSeconds: Int64 = 20
     var kafka = Kafka()
     var mappings: [String: FieldMapping] = [:]
+    var rules = Rules()
 
     /// Environment variables that override keys: INGESTD_ + the key path in upper case with
     /// `_` for `.` (store.max_series → INGESTD_STORE_MAX_SERIES). Values are YAML, so lists work:
@@ -70,6 +80,7 @@ struct IngestdConfig: Sendable {
         "ingest.currencies", "ingest.conversion_rates", "ingest.max_event_bytes", "ingest.quarantine_payload_bytes", "ingest.quarantine_max_rows", "ingest.bad_event_logs_per_minute",
         "snapshot.interval", "shutdown.grace",
         "kafka.enabled", "kafka.brokers", "kafka.embedded_broker", "kafka.group_id", "kafka.topics", "kafka.dead_letter_topic", "kafka.poll_batch", "kafka.tansu_path", "kafka.embedded_port",
+        "rules.files", "rules.evaluation_interval",
     ]
 
     static func environmentName(_ key: String) -> String {
@@ -119,7 +130,7 @@ struct IngestdConfig: Sendable {
     // swiftlint:disable:next function_body_length
     private static func decode(_ root: ConfigNode, _ r: ConfigReader) -> IngestdConfig {
         var c = IngestdConfig()
-        guard let top = r.mapping(root, "", allowed: ["data_dir", "log", "http", "store", "ingest", "snapshot", "shutdown", "kafka", "mappings"]) else { return c }
+        guard let top = r.mapping(root, "", allowed: ["data_dir", "log", "http", "store", "ingest", "snapshot", "shutdown", "kafka", "mappings", "rules"]) else { return c }
         if let v = r.string(top["data_dir"], "data_dir") { c.dataDir = v }
         if let log = r.mapping(top["log"], "log", allowed: ["level"]) {
             if let v = r.oneOf(log["level"], "log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) { c.logLevel = v }
@@ -214,6 +225,15 @@ struct IngestdConfig: Sendable {
         }
         if let shutdown = r.mapping(top["shutdown"], "shutdown", allowed: ["grace"]),
            let v = r.duration(shutdown["grace"], "shutdown.grace", max: 86_400) { c.shutdownGraceSeconds = v }
+        if let rules = r.mapping(top["rules"], "rules", allowed: ["files", "evaluation_interval"]) {
+            if let items = r.sequence(rules["files"], "rules.files") {
+                c.rules.files = items.compactMap { r.string($0, "rules.files[]") }
+                c.rules.filesOrigin = rules["files"]!.origin
+            }
+            if let v = r.duration(rules["evaluation_interval"], "rules.evaluation_interval", max: 86_400) {
+                if v < 1 { r.fail(rules["evaluation_interval"]!.origin, "rules.evaluation_interval must be at least 1s") } else { c.rules.evaluationIntervalSeconds = v }
+            }
+        }
         // Mappings first: topics refer to them by name.
         if let mappings = r.mapping(top["mappings"], "mappings", allowed: nil) {
             for (name, node) in mappings {
