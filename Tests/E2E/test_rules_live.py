@@ -39,8 +39,8 @@ def event(account, cost, ts=None):
 def start(workdir, daemons, rules_text=RULES, name="ingestd"):
     rules = workdir / "rules.yaml"
     rules.write_text(rules_text)
-    d = daemons(Daemon(workdir, env={"INGESTD_RULES_FILES": json.dumps([str(rules)])}, name=name))
-    d.start()
+    d = Daemon(workdir, env={"INGESTD_RULES_FILES": json.dumps([str(rules)])}, name=name)
+    daemons.append(d.start())
     return d, rules
 
 
