@@ -103,3 +103,20 @@ def test_an_invalid_config_is_reported_and_fails(tmp_path):
     assert code == 1
     assert f"{config}:2:24: rules.evaluation_interval must be at least 1s" in err, err
     assert f'{config}:3:3: unknown key "rules.file" (did you mean "files"?)' in err, err
+
+
+def test_the_example_rules_pass_their_unit_tests_and_a_wrong_expectation_fails(tmp_path):
+    """`ingestd rules test` on rules/tests/*.yaml (what CI runs for the example rules), and the
+    same file with one expected annotation changed, which must fail and say what differed."""
+    tests = sorted(str(p) for p in (ROOT / "rules" / "tests").glob("*.yaml"))
+    assert tests
+    p = subprocess.run([ingestd_bin(), "rules", "test", *tests], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "0 failed" in p.stdout and "PASS" in p.stdout
+    original = (ROOT / "rules" / "tests" / "spend_test.yaml").read_text()
+    broken = tmp_path / "spend_test.yaml"
+    broken.write_text(original.replace("rule_files: [../spend.yaml]", f"rule_files: [{ROOT / 'rules' / 'spend.yaml'}]")
+                      .replace("$480.00", "$490.00"))
+    p = subprocess.run([ingestd_bin(), "rules", "test", str(broken)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert f"{broken}:15:9:" in p.stdout and "expected but not firing" in p.stdout and "$480.00" in p.stdout, p.stdout

@@ -77,20 +77,11 @@ public final class RuleEvaluator: Sendable {
         round.rules = probes.count
 
         // 2. One scan for all of them.
-        var indexed: [Int: [String: [Int]]] = [:]
-        var unindexed: [Int] = []
-        for (p, probe) in probes.enumerated() {
-            if let (label, value) = probe.indexKey { indexed[label, default: [:]][value, default: []].append(p) } else { unindexed.append(p) }
-        }
-        let indexedLabels = indexed.sorted { $0.key < $1.key }
         if !probes.isEmpty {
+            let index = RuleIndex(probes)
             round.scan = store.scan { series in
                 let labels = series.labels
-                for p in unindexed where probes[p].matches(labels) { probes[p].add(series, labels: labels) }
-                for (label, byValue) in indexedLabels {
-                    guard let candidates = byValue[labels[label]] else { continue }
-                    for p in candidates where probes[p].matches(labels) { probes[p].add(series, labels: labels) }
-                }
+                index.forEachMatch(labels) { p in probes[p].add(series, labels: labels) }
             }
         }
 
@@ -168,14 +159,30 @@ public final class RuleEvaluator: Sendable {
     private func observe(_ probe: RuleProbe, existing: [AlertKey: Alert], at: Int64) -> [String: AlertObservation] {
         let rule = probe.rule
         var out: [String: AlertObservation] = [:]
-        for group in probe.groups.values {
-            var labels = rule.labels
-            for (name, value) in zip(probe.byNames, group.values) { labels[name] = value }
-            labels["alertname"] = rule.name
-            labels["severity"] = rule.severity
-            let windowText = DurationText.format(seconds: rule.windowSeconds)
-            func add(_ labels: [String: String], value: Double, measure: Double, matches: Bool, holds: Bool,
+        let windowText = DurationText.format(seconds: rule.windowSeconds)
+        // Most groups neither match nor have an alert: they cost numbers only, no labels or
+        // fingerprint (1,000 rules × 100 groups would otherwise build 100,000 of each a round).
+        let groupsWithAlerts = Set(existing.values.map { a in probe.byNames.map { a.labels[$0] ?? "" } })
+        for group in probe.groups {
+            let known = !groupsWithAlerts.isEmpty && groupsWithAlerts.contains(group.values)
+            var base: [String: String]?
+            func labels(_ extra: (String, String)?) -> [String: String] {
+                if base == nil {
+                    var l = rule.labels
+                    for (name, value) in zip(probe.byNames, group.values) { l[name] = value }
+                    l["alertname"] = rule.name
+                    l["severity"] = rule.severity
+                    base = l
+                }
+                guard let (name, value) = extra else { return base! }
+                var l = base!
+                l[name] = value
+                return l
+            }
+            func add(_ extra: (String, String)?, value: Double, measure: Double, matches: Bool, holds: Bool,
                      noData: Bool = false, context: (inout AlertTemplateContext) -> Void = { _ in }) {
+                guard matches || known else { return }
+                let labels = labels(extra)
                 let fingerprint = AlertFingerprint.of(labels)
                 var template = AlertTemplateContext(alertname: rule.name, severity: rule.severity, labels: labels, value: value,
                                                     measure: measure, threshold: rule.threshold, window: windowText)
@@ -192,13 +199,13 @@ public final class RuleEvaluator: Sendable {
             let value = group.main.value(rule.aggregation, buckets: probe.main.buckets)
             switch rule.kind {
             case .threshold:
-                add(labels, value: value, measure: value, matches: rule.matches(value), holds: rule.holds(value))
+                add(nil, value: value, measure: value, matches: rule.matches(value), holds: rule.holds(value))
             case .change(_, let minChange):
                 let before = group.previous.value(rule.aggregation, buckets: probe.previous?.buckets ?? 1)
                 let change = value - before
                 let measure = Self.percentChange(from: before, by: change)
                 let material = change.magnitude >= minChange
-                add(labels, value: value, measure: measure, matches: material && rule.matches(measure),
+                add(nil, value: value, measure: measure, matches: material && rule.matches(measure),
                     holds: material && rule.holds(measure)) {
                     $0.previous = before
                     $0.change = change
@@ -207,8 +214,6 @@ public final class RuleEvaluator: Sendable {
                 let monthStart = UTCCalendar.monthStart(containing: at)
                 let elapsed = at - monthStart
                 for basis in bases {
-                    var l = labels
-                    l["basis"] = basis.rawValue
                     let amountAtBasis: Double
                     switch basis {
                     case .actual: amountAtBasis = group.main.sum
@@ -219,7 +224,8 @@ public final class RuleEvaluator: Sendable {
                         amountAtBasis = group.main.sum * (length / Double(elapsed))
                     }
                     let measure = amountAtBasis / amount * 100
-                    add(l, value: amountAtBasis, measure: measure, matches: rule.matches(measure), holds: rule.holds(measure)) {
+                    add(("basis", basis.rawValue), value: amountAtBasis, measure: measure, matches: rule.matches(measure),
+                        holds: rule.holds(measure)) {
                         $0.budget = amount
                         $0.basis = basis.rawValue
                         $0.window = "month-to-date"
@@ -227,10 +233,8 @@ public final class RuleEvaluator: Sendable {
                 }
             }
             if rule.noDataSeconds != nil {
-                var l = labels
-                l["no_data"] = "true"
                 let silent = group.noDataCount == 0
-                add(l, value: 0, measure: 0, matches: silent, holds: silent, noData: true) { $0.noData = true }
+                add(("no_data", "true"), value: 0, measure: 0, matches: silent, holds: silent, noData: true) { $0.noData = true }
             }
         }
         return out

@@ -14,14 +14,13 @@ final class RuleProbe {
     let previous: PlannedSpan?
     /// no_data: the silence window.
     let noData: PlannedSpan?
-    /// `main` without the bucket still filling: what late data is judged on.
-    let closed: PlannedSpan?
     /// The closed windows of earlier evaluations of this rule's firing alerts, by evaluation time.
     let rechecks: [Int64: PlannedSpan]
     let needsBuckets: Bool
-    private(set) var groups: [GroupKey: Group] = [:]
-
-    struct GroupKey: Hashable { var values: [String] }
+    /// Groups by a hash of their label values (collisions compared in full), so that a series
+    /// joining an existing group allocates nothing.
+    private var groupsByHash: [Int: [Group]] = [:]
+    private(set) var groups: [Group] = []
 
     final class Group {
         let values: [String]
@@ -31,6 +30,7 @@ final class RuleProbe {
         var main = Window()
         var previous = Window()
         var noDataCount: UInt64 = 0
+        /// The window's sum without its newest bucket (still filling): what late data is judged on.
         var closedSum = 0.0
         var rechecks: [Int64: Double] = [:]
 
@@ -68,44 +68,46 @@ final class RuleProbe {
         self.byNames = by
         self.byIndex = by.map { labelNames.firstIndex(of: $0)! }
         self.main = main
-        self.closed = main.closed
         self.previous = previous
         self.noData = noData
         self.rechecks = rechecks
         self.needsBuckets = rule.aggregation == .min || rule.aggregation == .max
     }
 
-    /// The equality matcher the round's index files this rule under (label index, value), or nil
-    /// when it has none and must be tried against every series.
-    var indexKey: (Int, String)? {
-        for m in matchers where m.matcher.op == .equal {
-            if let i = m.labelIndex { return (i, m.matcher.value) }
-        }
-        return nil
-    }
-
+    /// Whether every matcher but `except` (the one the index already checked) accepts the labels.
     @inline(__always)
-    func matches(_ labels: [String]) -> Bool {
-        for m in matchers where !m.matches(labels) { return false }
+    func matches(_ labels: [String], except: Int?) -> Bool {
+        for (i, m) in matchers.enumerated() where i != except && !m.matches(labels) { return false }
         return true
     }
 
     /// Adds one series to its group.
     func add(_ series: borrowing ScannedSeries, labels: [String]) {
-        let key = GroupKey(values: byIndex.map { labels[$0] })
+        var hasher = Hasher()
+        for i in byIndex { hasher.combine(labels[i]) }
+        let hash = hasher.finalize()
+        var found: Group?
+        if let candidates = groupsByHash[hash] {
+            for g in candidates where byIndex.indices.allSatisfy({ g.values[$0] == labels[byIndex[$0]] }) {
+                found = g
+                break
+            }
+        }
         let group: Group
-        if let g = groups[key] {
-            group = g
-            if series.shard < g.owner { g.owner = series.shard }
+        if let found {
+            group = found
+            if series.shard < found.owner { found.owner = series.shard }
         } else {
-            group = Group(values: key.values, owner: series.shard, buckets: needsBuckets ? main.buckets : nil,
+            group = Group(values: byIndex.map { labels[$0] }, owner: series.shard, buckets: needsBuckets ? main.buckets : nil,
                           previousBuckets: needsBuckets ? previous?.buckets : nil)
-            groups[key] = group
+            groupsByHash[hash, default: []].append(group)
+            groups.append(group)
         }
         group.series += 1
-        let t = series.total(main)
+        let t = series.totalAndNewest(main)
         group.main.sum += t.sum
         group.main.count &+= t.count
+        group.closedSum += t.sum - t.newest
         if needsBuckets { series.addBuckets(main, into: &group.main.buckets!) }
         if let previous {
             let p = series.total(previous)
@@ -113,7 +115,6 @@ final class RuleProbe {
             group.previous.count &+= p.count
             if needsBuckets { series.addBuckets(previous, into: &group.previous.buckets!) }
         }
-        if let closed { group.closedSum += series.total(closed).sum }
         if let noData { group.noDataCount &+= series.total(noData).count }
         for (at, span) in rechecks { group.rechecks[at, default: 0] += series.total(span).sum }
     }

@@ -72,7 +72,11 @@ public struct LabelMatcher: Sendable, Hashable, CustomStringConvertible {
         }
 
         public func matches(_ labels: [String]) -> Bool {
-            let v = labelIndex.map { labels[$0] } ?? ""
+            matches(value: labelIndex.map { labels[$0] } ?? "")
+        }
+
+        /// Whether a value of this matcher's label matches.
+        public func matches(value v: String) -> Bool {
             switch matcher.op {
             case .equal: return v == matcher.value
             case .notEqual: return v != matcher.value

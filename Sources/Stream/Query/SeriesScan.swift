@@ -14,6 +14,12 @@ public struct ScannedSeries: ~Copyable {
         state.rings[span.ring].total(series: series, from: span.first, through: span.last)
     }
 
+    /// Sum and event count over the span, and the sum of its newest bucket alone.
+    @inline(__always)
+    public func totalAndNewest(_ span: PlannedSpan) -> (sum: Double, count: UInt64, newest: Double) {
+        state.rings[span.ring].totalAndNewest(series: series, from: span.first, through: span.last)
+    }
+
     /// Adds the series' sum per bucket of the span into `buckets` (oldest first, `span.buckets` long).
     public func addBuckets(_ span: PlannedSpan, into buckets: inout [Double]) {
         state.rings[span.ring].forEachBucket(series: series, from: span.first, through: span.last) { b, sum, _ in

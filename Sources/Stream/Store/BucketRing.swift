@@ -154,6 +154,32 @@ final class BucketRing {
         return (sum, count)
     }
 
+    /// `total` plus the sum of the span's newest bucket (`last`), in one pass: the evaluator
+    /// judges late data on the span without it.
+    @inline(__always)
+    func totalAndNewest(series: Int, from first: Int64, through last: Int64) -> (sum: Double, count: UInt64, newest: Double) {
+        let head = heads[series]
+        guard head != Self.noHead else { return (0, 0, 0) }
+        let lo = max(first, head - Int64(capacity) + 1)
+        let hi = min(last, head)
+        guard lo <= hi else { return (0, 0, 0) }
+        let (sums, counts) = base(series)
+        var sum = 0.0
+        var count: UInt64 = 0
+        var s = slot(lo)
+        var n = hi - lo + 1
+        var v = 0.0
+        while n > 0 {
+            v = sums[s]
+            sum += v
+            count += UInt64(counts[s])
+            s += 1
+            if s == capacity { s = 0 }
+            n -= 1
+        }
+        return (sum, count, hi == last ? v : 0)
+    }
+
     /// Restores a series' head (snapshot load); buckets are then added with `set`.
     func restore(series: Int, head: Int64) { heads[series] = head }
 
