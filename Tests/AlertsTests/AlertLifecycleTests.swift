@@ -193,4 +193,21 @@ import Stream
         #expect(health.status == .err)
         #expect(health.lastError?.contains("no resolution covers") == true)
     }
+
+    @Test func groupsStayRightWhenAShardIsRebuiltWithItsSeriesInAnotherOrder() throws {
+        // Rounds remember which group each series index belongs to; a rebuilt shard numbers
+        // its series anew, and the old numbers must not put spend into the wrong account.
+        let b = try AlertBench()
+        let r = try rule(threshold: 100, by: ["account"])
+        b.add(account: "111", at: t0, cost: 150)
+        b.add(account: "222", at: t0, cost: 50)
+        #expect(b.evaluate([r], at: t0 + m).filter { $0.state == .firing }.map { $0.labels["account"]! } == ["111"])
+        b.engine.reset("kafka/costs/0")
+        b.add(account: "222", at: t0, cost: 150)
+        b.add(account: "111", at: t0, cost: 50)
+        let fired = b.evaluate([r], at: t0 + 2 * m).filter { $0.state == .firing }
+        #expect(fired.map { $0.labels["account"]! } == ["222"])
+        #expect(fired.first?.value == 150)
+        #expect(b.table.active.map { $0.labels["account"]! } == ["222"])
+    }
 }

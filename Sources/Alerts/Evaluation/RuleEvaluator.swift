@@ -16,6 +16,8 @@ public final class RuleEvaluator: Sendable {
     public let table: AlertTable
     private let healthByRule = Mutex<[String: RuleHealth]>([:])
     private let paused = Mutex<String?>(nil)
+    /// Each rule's groups from its last round (rounds run one at a time; reload clears them).
+    private let groupCaches = Mutex<[String: RuleGroups]>([:])
 
     public init(engine: PartitionEngine, table: AlertTable) {
         self.engine = engine
@@ -45,6 +47,8 @@ public final class RuleEvaluator: Sendable {
     /// Forgets health of rules that are gone (reload).
     public func retain(rules: Set<String>) {
         healthByRule.withLock { $0 = $0.filter { rules.contains($0.key) } }
+        // A rule that kept its name may have changed what it selects or groups by.
+        groupCaches.withLock { $0 = [:] }
         table.retain(rules: rules)
     }
 
@@ -61,12 +65,13 @@ public final class RuleEvaluator: Sendable {
         var probes: [RuleProbe] = []
         var existingByProbe: [[AlertKey: Alert]] = []
         let alertsByRule = table.alertsByRule()
+        var caches = groupCaches.withLock { $0 }
         for group in groups {
             for rule in group.rules {
                 let key = Self.ruleKey(group: group.name, rule: rule.name)
                 let existing = alertsByRule[key] ?? [:]
                 do {
-                    let probe = try plan(rule, key: key, existing: existing, labelNames: labelNames, at: at)
+                    let probe = try plan(rule, key: key, existing: existing, labelNames: labelNames, at: at, cache: caches[key])
                     probes.append(probe)
                     existingByProbe.append(existing)
                 } catch {
@@ -83,6 +88,11 @@ public final class RuleEvaluator: Sendable {
                 let labels = series.labels
                 index.forEachMatch(labels) { p in probes[p].add(series, labels: labels) }
             }
+            for probe in probes {
+                probe.cache.finishScan()
+                caches[probe.ruleKey] = probe.cache
+            }
+            groupCaches.withLock { $0 = caches }
         }
 
         // 3. One life-cycle step per alert; changes applied per owning partition.
@@ -129,7 +139,8 @@ public final class RuleEvaluator: Sendable {
         healthByRule.withLock { body(&$0[key, default: RuleHealth()]) }
     }
 
-    private func plan(_ rule: Rule, key: String, existing: [AlertKey: Alert], labelNames: [String], at: Int64) throws(QueryError) -> RuleProbe {
+    private func plan(_ rule: Rule, key: String, existing: [AlertKey: Alert], labelNames: [String], at: Int64,
+                      cache: RuleGroups?) throws(QueryError) -> RuleProbe {
         let store = engine.store
         let span: WindowQuery.Span
         var previous: PlannedSpan?
@@ -152,7 +163,7 @@ public final class RuleEvaluator: Sendable {
             rechecks[alert.checkedAt] = (try? store.plan(span, atMillis: alert.checkedAt))?.closed
         }
         return RuleProbe(rule: rule, ruleKey: key, labelNames: labelNames, main: main, previous: previous,
-                         noData: noData, rechecks: rechecks)
+                         noData: noData, rechecks: rechecks, cache: cache)
     }
 
     /// Each group's observations, by alert fingerprint.
@@ -163,7 +174,7 @@ public final class RuleEvaluator: Sendable {
         // Most groups neither match nor have an alert: they cost numbers only, no labels or
         // fingerprint (1,000 rules × 100 groups would otherwise build 100,000 of each a round).
         let groupsWithAlerts = Set(existing.values.map { a in probe.byNames.map { a.labels[$0] ?? "" } })
-        for group in probe.groups {
+        for group in probe.groups where group.series > 0 {
             let known = !groupsWithAlerts.isEmpty && groupsWithAlerts.contains(group.values)
             var base: [String: String]?
             func labels(_ extra: (String, String)?) -> [String: String] {

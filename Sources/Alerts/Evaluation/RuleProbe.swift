@@ -17,15 +17,16 @@ final class RuleProbe {
     /// The closed windows of earlier evaluations of this rule's firing alerts, by evaluation time.
     let rechecks: [Int64: PlannedSpan]
     let needsBuckets: Bool
-    /// Groups by a hash of their label values (collisions compared in full), so that a series
-    /// joining an existing group allocates nothing.
-    private var groupsByHash: [Int: [Group]] = [:]
-    private(set) var groups: [Group] = []
+    /// The rule's groups, kept from round to round (see `RuleGroups`).
+    let cache: RuleGroups
+    var groups: [Group] { cache.groups }
 
-    final class Group {
+    final class Group: @unchecked Sendable {
         let values: [String]
-        /// The smallest shard key among the group's series: the partition that owns its alerts.
-        var owner: String
+        /// The smallest shard key among the group's series this round: the partition that owns
+        /// its alerts.
+        var owner = ""
+        /// Series seen this round (0: the group has no series now, e.g. its partition moved away).
         var series = 0
         var main = Window()
         var previous = Window()
@@ -34,11 +35,15 @@ final class RuleProbe {
         var closedSum = 0.0
         var rechecks: [Int64: Double] = [:]
 
-        init(values: [String], owner: String, buckets: Int?, previousBuckets: Int?) {
-            self.values = values
-            self.owner = owner
-            main.buckets = buckets.map { Array(repeating: 0, count: $0) }
-            previous.buckets = previousBuckets.map { Array(repeating: 0, count: $0) }
+        init(values: [String]) { self.values = values }
+
+        func reset(buckets: Int?, previousBuckets: Int?) {
+            series = 0
+            main = Window(buckets: buckets.map { Array(repeating: 0, count: $0) })
+            previous = Window(buckets: previousBuckets.map { Array(repeating: 0, count: $0) })
+            noDataCount = 0
+            closedSum = 0
+            if !rechecks.isEmpty { rechecks = [:] }
         }
     }
 
@@ -59,7 +64,7 @@ final class RuleProbe {
     }
 
     init(rule: Rule, ruleKey: String, labelNames: [String], main: PlannedSpan, previous: PlannedSpan?,
-         noData: PlannedSpan?, rechecks: [Int64: PlannedSpan]) {
+         noData: PlannedSpan?, rechecks: [Int64: PlannedSpan], cache: RuleGroups?) {
         self.rule = rule
         self.ruleKey = ruleKey
         self.matchers = rule.matchers.map { LabelMatcher.Compiled($0, labelNames: labelNames) }
@@ -72,6 +77,10 @@ final class RuleProbe {
         self.noData = noData
         self.rechecks = rechecks
         self.needsBuckets = rule.aggregation == .min || rule.aggregation == .max
+        let byIndex = self.byIndex
+        let cache = cache.flatMap { $0.byIndex == byIndex ? $0 : nil } ?? RuleGroups(byIndex: byIndex)
+        self.cache = cache
+        for g in cache.groups { g.reset(buckets: needsBuckets ? main.buckets : nil, previousBuckets: needsBuckets ? previous?.buckets : nil) }
     }
 
     /// Whether every matcher but `except` (the one the index already checked) accepts the labels.
@@ -83,26 +92,8 @@ final class RuleProbe {
 
     /// Adds one series to its group.
     func add(_ series: borrowing ScannedSeries, labels: [String]) {
-        var hasher = Hasher()
-        for i in byIndex { hasher.combine(labels[i]) }
-        let hash = hasher.finalize()
-        var found: Group?
-        if let candidates = groupsByHash[hash] {
-            for g in candidates where byIndex.indices.allSatisfy({ g.values[$0] == labels[byIndex[$0]] }) {
-                found = g
-                break
-            }
-        }
-        let group: Group
-        if let found {
-            group = found
-            if series.shard < found.owner { found.owner = series.shard }
-        } else {
-            group = Group(values: byIndex.map { labels[$0] }, owner: series.shard, buckets: needsBuckets ? main.buckets : nil,
-                          previousBuckets: needsBuckets ? previous?.buckets : nil)
-            groupsByHash[hash, default: []].append(group)
-            groups.append(group)
-        }
+        let group = cache.group(of: series.index, shard: series.shard, labels: labels)
+        if group.series == 0 || series.shard < group.owner { group.owner = series.shard }
         group.series += 1
         let t = series.totalAndNewest(main)
         group.main.sum += t.sum

@@ -5,6 +5,9 @@ public struct ScannedSeries: ~Copyable {
     let series: Int
     public let shard: String
 
+    /// The series' number within its shard (stable while the shard is not reset or restored).
+    public var index: Int { series }
+
     /// Label values in `StoreConfiguration.labelNames` order.
     public var labels: [String] { state.table.labels[series] }
 
