@@ -93,7 +93,8 @@ final class RuleProbe {
     /// Adds one series to its group.
     func add(_ series: borrowing ScannedSeries, labels: [String]) {
         let group = cache.group(of: series.index, shard: series.shard, labels: labels)
-        if group.series == 0 || series.shard < group.owner { group.owner = series.shard }
+        // `!=` first: equal keys are the same string, which compares without reading it.
+        if group.series == 0 || (series.shard != group.owner && series.shard < group.owner) { group.owner = series.shard }
         group.series += 1
         let t = series.totalAndNewest(main)
         group.main.sum += t.sum
