@@ -73,4 +73,19 @@ import Stream
         b.evaluate([r], at: t0 + 6 * m)
         #expect(b.engine.store.existingShard("kafka/costs/1") == nil)
     }
+
+    @Test func aMeasureBeyondTheDoubleRangeSaturatesAndTheStateStillSaves() throws {
+        // 1e10 against a budget of 1e-300 is 1e312 %: past Double. It must not become inf,
+        // which JSON cannot hold — the save (state and history) would fail from then on.
+        let b = try AlertBench()
+        let r = Rule(name: "Tiny", kind: .budget(amount: 1e-300, bases: [.actual]), windowSeconds: 0, threshold: 100)
+        b.add(at: t0, cost: 1e10)
+        let fired = b.evaluate([r], at: t0 + m)
+        #expect(b.states(fired) == ["pending", "firing"])
+        #expect(fired.last?.measure == Double.greatestFiniteMagnitude)
+        try b.save()
+        try restart(b)
+        #expect(b.table.active.first?.measure == Double.greatestFiniteMagnitude)
+        #expect(try b.history.entries(sinceMillis: 0, limit: 10).map(\.transition.state) == [.pending, .firing])
+    }
 }

@@ -193,6 +193,9 @@ public final class RuleEvaluator: Sendable {
             func add(_ extra: (String, String)?, value: Double, measure: Double, matches: Bool, holds: Bool,
                      noData: Bool = false, context: (inout AlertTemplateContext) -> Void = { _ in }) {
                 guard matches || known else { return }
+                // Sums over many buckets (or a budget's percentage of a tiny amount) can leave the
+                // Double range: saturate, so alerts, history and the API always hold numbers.
+                let value = Self.finite(value), measure = Self.finite(measure)
                 let labels = labels(extra)
                 let fingerprint = AlertFingerprint.of(labels)
                 var template = AlertTemplateContext(alertname: rule.name, severity: rule.severity, labels: labels, value: value,
@@ -249,6 +252,10 @@ public final class RuleEvaluator: Sendable {
             }
         }
         return out
+    }
+
+    static func finite(_ x: Double) -> Double {
+        x.isNaN ? 0 : max(-Double.greatestFiniteMagnitude, min(Double.greatestFiniteMagnitude, x))
     }
 
     /// The change in percent; from 0, any rise is +1e9 % (a finite stand-in for "infinitely more").

@@ -28,12 +28,21 @@ public final class AlertHistory: Sendable {
 
     private let database: SQLiteDatabase
 
+    /// Reads what `insert` and `AlertTable.encode` write (non-finite numbers as strings).
+    static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "+Inf", negativeInfinity: "-Inf", nan: "NaN")
+        return decoder
+    }
+
     public init(database: SQLiteDatabase) { self.database = database }
 
     /// Appends rows inside a transaction someone else opened (the snapshot's).
     static func insert(_ transitions: [AlertTransition], on connection: borrowing SQLiteDatabase.Connection) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
+        // Values are kept finite, but a non-finite one must never make a save fail.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "+Inf", negativeInfinity: "-Inf", nan: "NaN")
         try connection.withStatement("INSERT INTO alert_transition (at, state, rule, fingerprint, body) VALUES (?1, ?2, ?3, ?4, ?5)") { insert in
             for t in transitions {
                 try insert.bind(t.at, at: 1)
@@ -53,7 +62,7 @@ public final class AlertHistory: Sendable {
             try connection.withStatement("SELECT seq, body FROM alert_transition WHERE at >= ?1 ORDER BY seq LIMIT ?2") { query in
                 try query.bind(sinceMillis, at: 1)
                 try query.bind(Int64(limit), at: 2)
-                let decoder = JSONDecoder()
+                let decoder = Self.decoder()
                 var out: [Entry] = []
                 while try query.step() {
                     let body = Data(query.string(at: 1).utf8)

@@ -75,11 +75,13 @@ public final class AlertTable: PartitionState {
         guard !alerts.isEmpty else { return nil }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
+        // Values are kept finite, but a non-finite one must never make a save fail.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "+Inf", negativeInfinity: "-Inf", nan: "NaN")
         return try? Array(encoder.encode(alerts.sorted { ($0.rule, $0.fingerprint) < ($1.rule, $1.fingerprint) }))
     }
 
     public func restore(partition: String, from bytes: [UInt8]) throws {
-        let alerts = try JSONDecoder().decode([Alert].self, from: Data(bytes))
+        let alerts = try AlertHistory.decoder().decode([Alert].self, from: Data(bytes))
         partitions.withLock { map in
             var p = Partition()
             for a in alerts { p.alerts[a.key] = a }
