@@ -166,18 +166,20 @@ final class BucketRing {
         let (sums, counts) = base(series)
         var sum = 0.0
         var count: UInt64 = 0
-        var s = slot(lo)
-        var n = hi - lo + 1
-        var v = 0.0
-        while n > 0 {
-            v = sums[s]
-            sum += v
+        // The same order of additions as `total` (so a rule and a query agree to the last bit),
+        // in at most two runs without a wrap test per bucket.
+        let start = slot(lo)
+        let n = Int(hi - lo + 1)
+        let firstRun = min(n, capacity - start)
+        for s in start..<(start + firstRun) {
+            sum += sums[s]
             count += UInt64(counts[s])
-            s += 1
-            if s == capacity { s = 0 }
-            n -= 1
         }
-        return (sum, count, hi == last ? v : 0)
+        for s in 0..<(n - firstRun) {
+            sum += sums[s]
+            count += UInt64(counts[s])
+        }
+        return (sum, count, hi == last ? sums[slot(hi)] : 0)
     }
 
     /// Restores a series' head (snapshot load); buckets are then added with `set`.
