@@ -164,11 +164,10 @@ import Testing
                     above: 10
             \(extra)
             """ }
-        // 30d back from 35d of hourly buckets (plus the 10m future-skew margin) leaves room for
-        // a 4d window but not a 5d one.
-        #expect(errors(rule("        window: 4d\n        offset: 30d")).isEmpty)
-        #expect(errors(rule("        window: 5d\n        offset: 30d")) == [
-            "F:8:17: no resolution in store.resolutions holds the window 5d at offset 30d: 1m buckets keep only 2d; 1h buckets keep only 5w"])
+        // 30d back from 35d of hourly buckets leaves room for a 5d window but not a 6d one.
+        #expect(errors(rule("        window: 5d\n        offset: 30d")).isEmpty)
+        #expect(errors(rule("        window: 6d\n        offset: 30d")) == [
+            "F:8:17: no resolution in store.resolutions holds the window 6d at offset 30d: 1m buckets keep only 2d; 1h buckets keep only 5w"])
         // no_data is held like a window.
         #expect(errors(rule("        window: 1h\n        offset: 1d\n        no_data: 36d")).first?.hasPrefix("F:10:18: no resolution in store.resolutions holds no_data 36d") == true)
         // A store with only minute buckets cannot answer month-to-date.

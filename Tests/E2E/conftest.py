@@ -76,6 +76,9 @@ class Daemon:
             "INGESTD_HTTP_LISTEN": f"127.0.0.1:{self.port}",
             "INGESTD_SNAPSHOT_INTERVAL": "1s",
             "INGESTD_LOG_LEVEL": "info",
+            # No rules unless a test brings its own: the example rules/ must not decide whether a
+            # daemon with a test's store layout starts.
+            "INGESTD_RULES_FILES": "[]",
         })
         if brokers is None:
             self.env["INGESTD_KAFKA_ENABLED"] = "false"
