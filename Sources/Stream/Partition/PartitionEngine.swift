@@ -8,7 +8,9 @@ import Synchronization
 /// covers) plus whatever other modules registered (`PartitionState`: alert state, detector
 /// baselines). `save` captures each partition under its shard lock — windows, position and
 /// every registered state from one cut — and writes all of them in ONE SQLite transaction, so
-/// after kill -9 a restore finds every piece describing the same messages. `restore` installs
+/// after kill -9 a restore finds every piece describing the same messages. Rows a state hands
+/// over for the same transaction (`PartitionJournal`: alert transitions) are captured in the same
+/// cut and written in it too. `restore` installs
 /// all of them or none (a piece that fails to load makes the whole partition rebuild).
 public final class PartitionEngine: Sendable {
     public let store: WindowStore
