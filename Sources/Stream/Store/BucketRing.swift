@@ -14,6 +14,7 @@ final class BucketRing {
 
     let resolution: Resolution
     let capacity: Int
+    private let slots: FloorDivisor
     // Unchecked exclusivity: these are touched only while the shard's mutex is held, so the
     // runtime's dynamic access checks (≈ 4% of a replay in perf) guard nothing.
     @exclusivity(unchecked) private var sumChunks: [UnsafeMutablePointer<Double>] = []
@@ -25,6 +26,7 @@ final class BucketRing {
     init(resolution: Resolution) {
         self.resolution = resolution
         self.capacity = resolution.buckets
+        slots = FloorDivisor(Int64(resolution.buckets))
     }
 
     deinit {
@@ -57,9 +59,7 @@ final class BucketRing {
 
     @inline(__always)
     private func slot(_ bucket: Int64) -> Int {
-        let c = Int64(capacity)
-        let r = bucket % c
-        return Int(r < 0 ? r + c : r)
+        Int(slots.remainder(bucket))
     }
 
     /// Whether a series with no head in this ring would keep `bucket`, judged against the
@@ -110,8 +110,10 @@ final class BucketRing {
             let straight = min(advance, capacity - first)
             (sums + first).update(repeating: 0, count: straight)
             (counts + first).update(repeating: 0, count: straight)
-            sums.update(repeating: 0, count: advance - straight)
-            counts.update(repeating: 0, count: advance - straight)
+            if advance > straight {
+                sums.update(repeating: 0, count: advance - straight)
+                counts.update(repeating: 0, count: advance - straight)
+            }
             heads[series] = bucket
             let s = first + advance - 1
             return addAt(s < capacity ? s : s - capacity, sums, counts, amount, count)
