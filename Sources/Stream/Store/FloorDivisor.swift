@@ -16,12 +16,14 @@ struct FloorDivisor: Sendable, Hashable {
     @inline(__always)
     func quotient(_ x: Int64) -> Int64 {
         // Below 2^52 the Double product is within 2^-52 relative of x / divisor (x and the
-        // reciprocal each rounded once), so its floor is off by at most one; q * divisor stays
-        // within x ± divisor, far from overflow.
+        // reciprocal each rounded once), so truncating it (one instruction; `rounded(.down)`
+        // would call floor()) is off the floor by at most two; q * divisor stays within
+        // x ± 2 divisors, far from overflow.
         if x.magnitude < 1 << 52 {
-            var q = Int64((Double(x) * reciprocal).rounded(.down))
-            let r = x &- q &* divisor
-            if r < 0 { q -= 1 } else if r >= divisor { q += 1 }
+            var q = Int64(Double(x) * reciprocal)
+            var r = x &- q &* divisor
+            while r < 0 { q -= 1; r += divisor }
+            while r >= divisor { q += 1; r -= divisor }
             return q
         }
         let q = x / divisor
