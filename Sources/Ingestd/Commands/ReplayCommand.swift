@@ -52,12 +52,11 @@ struct ReplayCommand: ParsableCommand {
         var lines = 0
         var bad: [RejectReason: Int] = [:]
         let started = DispatchTime.now()
+        // Lines are parsed on a second thread while this one applies them, in order.
         try shard.write { writer in
-            try NDJSONReader(path: file).forEachLine { line, number in
+            try ReplayPipeline(reader: NDJSONReader(path: file), parser: parser).run(ingestor: ingestor, writer: writer) { rejection in
                 lines += 1
-                if let rejection = ingestor.ingest(line, parser: parser, writer: writer, position: .line(number), nowMillis: 0) {
-                    bad[rejection.reason, default: 0] += 1
-                }
+                if let rejection { bad[rejection.reason, default: 0] += 1 }
             }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9

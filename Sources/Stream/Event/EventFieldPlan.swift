@@ -26,6 +26,9 @@ final class EventFieldPlan: @unchecked Sendable {
         /// Leaves at and below this key: [clearLower, clearUpper).
         var clearLower: Int32
         var clearUpper: Int32
+        /// The key has no `"`, `\` or control byte: where the input holds these bytes followed
+        /// by `"`, it holds this key (the scanner's key prediction relies on it).
+        var plainKey: Bool
     }
 
     static let root: Int32 = 0
@@ -165,7 +168,8 @@ extension EventFieldPlan {
                     let index = flat.edges.count
                     flat.edges.append(.init(keyStart: Int32(flat.keyBytes.count), keyCount: Int32(edge.key.count),
                                             leaf: -1, node: edge.child.map(Int32.init) ?? -1,
-                                            clearLower: 0, clearUpper: 0))
+                                            clearLower: 0, clearUpper: 0,
+                                            plainKey: !edge.key.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }))
                     flat.keyBytes += edge.key
                     var slot = edge.key.withUnsafeBufferPointer {
                         EventFieldPlan.hash($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count)

@@ -56,6 +56,10 @@ public final class EventParser {
     private let plan: EventFieldPlan
     private let values: UnsafeMutablePointer<JSONScanner.Value>
     private let scratch: UnsafeMutablePointer<UInt8>
+    /// The date of the last ISO 8601 timestamp (`Timestamp.DayCache`).
+    private let dayCache: UnsafeMutablePointer<Timestamp.DayCache>
+    /// The scanner's remembered key order (`JSONScanner.predictedMembers` per plan node).
+    private let predictions: UnsafeMutablePointer<Int32>
     private let labels: UnsafeMutablePointer<UnsafeRawBufferPointer>
     private let decimals: DecimalParser
     private let currencies: CurrencyTable
@@ -74,6 +78,10 @@ public final class EventParser {
         values = .allocate(capacity: max(plan.leafCount, 1))
         values.initialize(repeating: .absent, count: max(plan.leafCount, 1))
         scratch = .allocate(capacity: max(options.maxEventBytes, 1))
+        predictions = .allocate(capacity: plan.nodes.count * JSONScanner.predictedMembers)
+        dayCache = .allocate(capacity: 1)
+        dayCache.initialize(to: Timestamp.DayCache())
+        predictions.initialize(repeating: -1, count: plan.nodes.count * JSONScanner.predictedMembers)
         labels = .allocate(capacity: Self.builtinLabels + options.tagKeys.count)
         labels.initialize(repeating: UnsafeRawBufferPointer(start: nil, count: 0), count: Self.builtinLabels + options.tagKeys.count)
         decimals = DecimalParser(maxLength: max(options.maxEventBytes, 0))
@@ -98,6 +106,8 @@ public final class EventParser {
         values.deinitialize(count: max(plan.leafCount, 1))
         values.deallocate()
         scratch.deallocate()
+        predictions.deallocate()
+        dayCache.deallocate()
         labels.deinitialize(count: Self.builtinLabels + tagKeys.count)
         labels.deallocate()
     }
@@ -115,7 +125,7 @@ public final class EventParser {
             return EventRejection(.oversized, "\(bytes.count) bytes, limit \(options.maxEventBytes)")
         }
         values.update(repeating: .absent, count: plan.leafCount)
-        var scanner = JSONScanner(input: bytes, plan: plan, values: values, scratch: scratch)
+        var scanner = JSONScanner(input: bytes, plan: plan, values: values, scratch: scratch, predictions: predictions)
         let top: JSONScanner.Kind
         do {
             top = try scanner.scanDocument()
@@ -186,7 +196,7 @@ public final class EventParser {
         let timestamp = value(timestampLeaf)
         switch timestamp.kind {
         case .string:
-            guard let millis = Timestamp.parseISO8601(timestamp.bytes) ?? Timestamp.parseEpoch(timestamp.bytes) else {
+            guard let millis = Timestamp.parseISO8601(timestamp.bytes, dayCache: dayCache) ?? Timestamp.parseEpoch(timestamp.bytes) else {
                 return invalid(.invalidTimestamp, .timestamp, "not ISO 8601 or epoch seconds/millis", timestamp)
             }
             event.pointee.timestampMillis = millis

@@ -55,11 +55,19 @@ struct JSONScanner {
     private let keyBytes: UnsafePointer<UInt8>
     private let table: UnsafePointer<Int32>
     private let values: UnsafeMutablePointer<Value>
+    private let predictions: UnsafeMutablePointer<Int32>?
+
+    /// Wanted keys remembered per plan node, by member position: `predictedMembers` per node.
+    static let predictedMembers = 16
 
     /// `values` must hold `plan.leafCount` entries, all `.absent`; `scratch` at least
-    /// `input.count` bytes. Both belong to the caller and outlive the scan.
+    /// `input.count` bytes. `predictions`, if given, holds `plan.nodes.count * predictedMembers`
+    /// entries, -1 at first, and is kept from one scan to the next (see `scanObject`). All belong
+    /// to the caller and outlive the scan.
     init(input: UnsafeRawBufferPointer, plan: EventFieldPlan,
-         values: UnsafeMutablePointer<Value>, scratch: UnsafeMutablePointer<UInt8>) {
+         values: UnsafeMutablePointer<Value>, scratch: UnsafeMutablePointer<UInt8>,
+         predictions: UnsafeMutablePointer<Int32>? = nil) {
+        self.predictions = predictions
         // An empty buffer may have no address; any valid pointer will do as nothing is read.
         base = input.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(scratch)
         end = input.count
@@ -104,6 +112,7 @@ struct JSONScanner {
             depth -= 1
             return
         }
+        var member = 0
         while true {
             guard p < end, base[p] == UInt8(ascii: "\"") else {
                 throw SyntaxError(offset: p, message: "expected a string key")
@@ -111,9 +120,24 @@ struct JSONScanner {
             pos = p + 1
             var edge: Int32 = -1
             if node >= 0 {
-                // Decoded keys stay uncommitted in scratch: only needed for the lookup.
-                let key = try scanString(decode: true)
-                edge = findEdge(node: node, key: key.start!, count: key.count)
+                // Events of one feed list their keys in one order: the wanted key found at this
+                // member position last time is tried first, by comparing the raw bytes (a plain
+                // key followed by the closing quote is that key, escapes and all validation
+                // included); on a miss, the key is read and looked up, and remembered.
+                let prediction = predictions.map { $0 + Int(node) * Self.predictedMembers + member }
+                if let prediction, member < Self.predictedMembers, case let e = prediction.pointee, e >= 0,
+                   let after = matchKey(edge: e, at: p + 1) {
+                    edge = e
+                    pos = after
+                } else {
+                    // Decoded keys stay uncommitted in scratch: only needed for the lookup.
+                    let key = try scanString(decode: true)
+                    edge = findEdge(node: node, key: key.start!, count: key.count)
+                    if let prediction, member < Self.predictedMembers {
+                        prediction.pointee = edge >= 0 && edges[Int(edge)].plainKey ? edge : -1
+                    }
+                }
+                member &+= 1
             } else {
                 _ = try scanString(decode: false)
             }
@@ -528,32 +552,20 @@ struct JSONScanner {
             let e = table[Int(n.tableStart) + slot]
             if e < 0 { return -1 }
             let edge = edges[Int(e)]
-            if Int(edge.keyCount) == count && Self.equal(keyBytes + Int(edge.keyStart), key, count) { return e }
+            if Int(edge.keyCount) == count && ByteEquality.equal(keyBytes + Int(edge.keyStart), key, count) { return e }
             slot = (slot + 1) & mask
         }
     }
 
-    /// Byte equality with word-sized, possibly overlapping loads that stay inside both ranges.
+    /// Just past the closing quote when the input at `at` is edge `e`'s key (plain: no quote,
+    /// backslash or control byte) followed by `"`; nil otherwise.
     @inline(__always)
-    private static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        if count >= 8 {
-            var i = 0
-            while i + 8 < count {
-                if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                    != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
-                i += 8
-            }
-            return ra.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
-                == rb.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
-        }
-        if count >= 4 {
-            return ra.loadUnaligned(as: UInt32.self) == rb.loadUnaligned(as: UInt32.self)
-                && ra.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
-                == rb.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
-        }
-        for i in 0..<count where a[i] != b[i] { return false }
-        return true
+    private func matchKey(edge e: Int32, at: Int) -> Int? {
+        let edge = edges[Int(e)]
+        let count = Int(edge.keyCount)
+        guard end - at > count, base[at + count] == UInt8(ascii: "\""),
+              ByteEquality.equal(keyBytes + Int(edge.keyStart), base + at, count) else { return nil }
+        return at + count + 1
     }
 }
 

@@ -39,21 +39,48 @@ public final class EventIngestor {
             writer.countRejected(bad.reason)
             rejection = bad
         } else if let reason = writer.apply(parser, timestampMillis: parser.timestampMillis, cost: parser.cost) {
-            rejection = EventRejection(reason, Self.storeDetail(reason, parser: parser))
+            rejection = EventRejection(reason, Self.storeDetail(reason, timestampMillis: parser.timestampMillis, cost: parser.cost))
         } else {
             acceptedSinceFlush += 1
             return nil
         }
+        record(rejection, bytes: bytes, position: position, nowMillis: nowMillis)
+        return rejection
+    }
+
+    /// Applies an event parsed earlier (`ReplayPipeline`: parsed on another thread). Same
+    /// counting and logging as `ingest`; no quarantine.
+    @inline(__always)
+    func apply<L: LabelSource>(parsed labels: L, timestampMillis: Int64, cost: Double,
+                               writer: borrowing ShardWriter, position: QuarantinePosition, nowMillis: Int64) -> EventRejection? {
+        guard let reason = writer.apply(labels, timestampMillis: timestampMillis, cost: cost) else {
+            acceptedSinceFlush += 1
+            return nil
+        }
+        let rejection = EventRejection(reason, Self.storeDetail(reason, timestampMillis: timestampMillis, cost: cost))
+        record(rejection, bytes: nil, position: position, nowMillis: nowMillis)
+        return rejection
+    }
+
+    /// Counts a parser's rejection of an event parsed earlier, as `ingest` would have.
+    func reject(parsed rejection: EventRejection, writer: borrowing ShardWriter, position: QuarantinePosition, nowMillis: Int64) {
+        writer.countRejected(rejection.reason)
+        record(rejection, bytes: nil, position: position, nowMillis: nowMillis)
+    }
+
+    /// Whether rejected messages go to a quarantine (which keeps their bytes).
+    var quarantines: Bool { quarantine != nil }
+
+    private func record(_ rejection: EventRejection, bytes: UnsafeRawBufferPointer?, position: QuarantinePosition, nowMillis: Int64) {
         badSinceFlush[rejection.reason.index] += 1
         log.record(rejection, at: position.description, nowMillis: nowMillis)
-        guard let quarantine else { return rejection }
+        guard let quarantine, let bytes else { return }
         // Copy only what the quarantine keeps; it records the original length.
         let n = min(bytes.count, quarantine.maxPayloadBytes)
         pending.append(QuarantinedEvent(
             receivedAt: nowMillis, source: source, topic: position.topic, partition: position.partition,
             offset: position.offset, position: position.label, reason: rejection.reason, detail: rejection.detail,
             payload: Array(UnsafeRawBufferPointer(rebasing: bytes[0..<n])), payloadBytes: bytes.count))
-        return rejection
     }
 
     /// Writes queued quarantine rows (one transaction) and publishes the counts. A busy or I/O
@@ -82,13 +109,13 @@ public final class EventIngestor {
         }
     }
 
-    private static func storeDetail(_ reason: RejectReason, parser: EventParser) -> String {
-        let when = UTCCalendar.iso8601(millis: parser.timestampMillis)
+    private static func storeDetail(_ reason: RejectReason, timestampMillis: Int64, cost: Double) -> String {
+        let when = UTCCalendar.iso8601(millis: timestampMillis)
         return switch reason {
         case .tooOld: "event time \(when) is older than every resolution keeps (behind the series' newest bucket, or for a new series the newest event time seen)"
         case .futureTimestamp: "event time \(when) is ahead of the clock by more than store.max_future_skew"
         case .seriesLimit: "store.max_series reached: new series are refused until it is raised"
-        case .costOverflow: "cost \(parser.cost) would make a bucket's sum exceed the largest finite number; check the event's cost"
+        case .costOverflow: "cost \(cost) would make a bucket's sum exceed the largest finite number; check the event's cost"
         default: reason.rawValue
         }
     }

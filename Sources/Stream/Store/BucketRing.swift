@@ -14,6 +14,7 @@ final class BucketRing {
 
     let resolution: Resolution
     let capacity: Int
+    private let slots: FloorDivisor
     // Unchecked exclusivity: these are touched only while the shard's mutex is held, so the
     // runtime's dynamic access checks (≈ 4% of a replay in perf) guard nothing.
     @exclusivity(unchecked) private var sumChunks: [UnsafeMutablePointer<Double>] = []
@@ -25,6 +26,7 @@ final class BucketRing {
     init(resolution: Resolution) {
         self.resolution = resolution
         self.capacity = resolution.buckets
+        slots = FloorDivisor(Int64(resolution.buckets))
     }
 
     deinit {
@@ -57,9 +59,7 @@ final class BucketRing {
 
     @inline(__always)
     private func slot(_ bucket: Int64) -> Int {
-        let c = Int64(capacity)
-        let r = bucket % c
-        return Int(r < 0 ? r + c : r)
+        Int(slots.remainder(bucket))
     }
 
     /// Whether a series with no head in this ring would keep `bucket`, judged against the
@@ -90,20 +90,42 @@ final class BucketRing {
             guard keepsFresh(bucket: bucket, reference: reference) else { return false }
             heads[series] = bucket
         } else if bucket > head {
-            let advance = min(bucket - head, Int64(capacity))
-            var b = bucket - advance + 1
-            while b <= bucket {
-                let s = slot(b)
-                if let evicted, counts[s] != 0 { evicted(b - Int64(capacity), sums[s], counts[s]) }
-                sums[s] = 0
-                counts[s] = 0
-                b += 1
+            // The reused slots are consecutive (wrapping once at most): one division for the
+            // first, then plain stores (a division per slot was most of this loop's cost).
+            let advance = Int(min(bucket - head, Int64(capacity)))
+            let first = slot(bucket - Int64(advance) + 1)
+            if let evicted {
+                // The reused slots hold the ring's `advance` oldest buckets, oldest first. (Not
+                // `b - capacity` for the slot of `b`: after a jump longer than the ring, a slot
+                // holds a bucket several ring lengths back.)
+                var old = head - Int64(capacity) + 1
+                var s = slot(old)
+                for _ in 0..<advance {
+                    if counts[s] != 0 { evicted(old, sums[s], counts[s]) }
+                    old += 1
+                    s += 1
+                    if s == capacity { s = 0 }
+                }
+            }
+            let straight = min(advance, capacity - first)
+            (sums + first).update(repeating: 0, count: straight)
+            (counts + first).update(repeating: 0, count: straight)
+            if advance > straight {
+                sums.update(repeating: 0, count: advance - straight)
+                counts.update(repeating: 0, count: advance - straight)
             }
             heads[series] = bucket
+            let s = first + advance - 1
+            return addAt(s < capacity ? s : s - capacity, sums, counts, amount, count)
         } else if bucket <= head - Int64(capacity) {
             return false
         }
-        let s = slot(bucket)
+        return addAt(slot(bucket), sums, counts, amount, count)
+    }
+
+    @inline(__always)
+    private func addAt(_ s: Int, _ sums: UnsafeMutablePointer<Double>, _ counts: UnsafeMutablePointer<UInt32>,
+                       _ amount: Double, _ count: UInt32) -> Bool {
         sums[s] += amount
         let (c, overflow) = counts[s].addingReportingOverflow(count)
         counts[s] = overflow ? .max : c

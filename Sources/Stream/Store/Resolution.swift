@@ -3,11 +3,14 @@
 public struct Resolution: Sendable, Hashable, CustomStringConvertible {
     public let stepSeconds: Int64
     public let buckets: Int
+    /// Division by the step in milliseconds, made once (derived: equal steps, equal divisors).
+    private let step: FloorDivisor
 
     public init(stepSeconds: Int64, buckets: Int) {
         precondition(stepSeconds > 0 && buckets > 0, "a resolution needs a positive step and bucket count")
         self.stepSeconds = stepSeconds
         self.buckets = buckets
+        step = FloorDivisor(stepSeconds.multipliedReportingOverflow(by: 1000).overflow ? .max : stepSeconds * 1000)
     }
 
     public init(step: Int64, retention: Int64) {
@@ -27,8 +30,7 @@ public struct Resolution: Sendable, Hashable, CustomStringConvertible {
     /// The bucket that holds an instant: floor division, so times before 1970 still land right.
     @inline(__always)
     public func bucket(containing millis: Int64) -> Int64 {
-        let q = millis / stepMillis
-        return (millis % stepMillis < 0) ? q - 1 : q
+        step.quotient(millis)
     }
 
     public var description: String {

@@ -85,7 +85,7 @@ final class SeriesTable {
             for i in 0..<source.labelCount {
                 let v = source.labelValue(i)
                 guard p + v.count < end, stored[p + v.count] == 0xFF else { return false }
-                if v.count > 0, memcmp(stored.baseAddress! + p, v.baseAddress!, v.count) != 0 { return false }
+                if v.count > 0, !ByteEquality.equal(stored.baseAddress! + p, v.baseAddress!, v.count) { return false }
                 p += v.count + 1
             }
             return p == end

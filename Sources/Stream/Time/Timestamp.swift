@@ -7,14 +7,34 @@ public enum Timestamp {
     /// month's length in the proleptic Gregorian calendar, second 60 allowed for a leap second,
     /// which then counts as the first second of the next minute).
     public static func parseISO8601(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        parseISO8601(bytes, dayCache: nil)
+    }
+
+    /// The date part ("YYYY-MM-DD") `parseISO8601` last read and its day number: events come in
+    /// time order, so most repeat the previous event's date (the parser keeps one).
+    struct DayCache {
+        var head: UInt64 = 0
+        var tail: UInt16 = 0
+        var days: Int64 = 0
+        var valid = false
+    }
+
+    /// `parseISO8601`, skipping the date's validation and calendar arithmetic when its ten bytes
+    /// are those of the cached one.
+    @inline(__always)
+    static func parseISO8601(_ bytes: UnsafeRawBufferPointer, dayCache: UnsafeMutablePointer<DayCache>?) -> Int64? {
         guard let p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count >= 10 else { return nil }
         let n = bytes.count
-        guard let year = digits(p, 0, 4), p[4] == UInt8(ascii: "-"),
-              let month = digits(p, 5, 2), p[7] == UInt8(ascii: "-"),
-              let day = digits(p, 8, 2),
-              (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month)
-        else { return nil }
-        let days = UTCCalendar.days(year: year, month: month, day: day)
+        let head = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
+        let tail = UnsafeRawPointer(p).loadUnaligned(fromByteOffset: 8, as: UInt16.self)
+        let days: Int64
+        if let cache = dayCache, cache.pointee.valid, cache.pointee.head == head, cache.pointee.tail == tail {
+            days = cache.pointee.days
+        } else {
+            guard let d = parseDate(p) else { return nil }
+            days = d
+            dayCache?.pointee = DayCache(head: head, tail: tail, days: d, valid: true)
+        }
         if n == 10 { return days * 86_400_000 }
 
         let separator = p[10]
@@ -153,6 +173,16 @@ public enum Timestamp {
             millis = -millis - (remainderNonZero ? 1 : 0)  // floor, like a truncated ISO fraction
         }
         return millis
+    }
+
+    /// "YYYY-MM-DD" at `p` (ten bytes readable) as days since 1970-01-01, range-checked.
+    private static func parseDate(_ p: UnsafePointer<UInt8>) -> Int64? {
+        guard let year = digits(p, 0, 4), p[4] == UInt8(ascii: "-"),
+              let month = digits(p, 5, 2), p[7] == UInt8(ascii: "-"),
+              let day = digits(p, 8, 2),
+              (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month)
+        else { return nil }
+        return UTCCalendar.days(year: year, month: month, day: day)
     }
 
     static func daysInMonth(year: Int64, month: Int64) -> Int64 {
