@@ -114,7 +114,6 @@ public final class RuleEvaluator: Sendable {
                     changesByOwner[owner, default: ([], [])].changes.append((key, after))
                     changesByOwner[owner, default: ([], [])].transitions.append(contentsOf: transitions)
                 }
-                round.transitions.append(contentsOf: transitions)
             }
             let seconds = Self.seconds(clock.now - ruleBegan)
             setHealth(probe.ruleKey) {
@@ -124,8 +123,12 @@ public final class RuleEvaluator: Sendable {
                 $0.lastDurationSeconds = seconds
             }
         }
+        // A partition released since the scan takes nothing: its alerts went with it.
         for (owner, change) in changesByOwner.sorted(by: { $0.key < $1.key }) {
-            engine.updateExisting(owner) { _ in table.apply(partition: owner, changes: change.changes, transitions: change.transitions) }
+            let applied: Void? = engine.updateExisting(owner) { _ in
+                table.apply(partition: owner, changes: change.changes, transitions: change.transitions)
+            }
+            if applied != nil { round.transitions.append(contentsOf: change.transitions) }
         }
         round.duration = clock.now - began
         return round
