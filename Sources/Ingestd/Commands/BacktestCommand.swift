@@ -30,15 +30,9 @@ struct BacktestCommand: ParsableCommand {
     enum Selection: String, ExpressibleByArgument { case all, firing }
 
     func run() throws {
-        let settings: IngestdConfig
-        do { settings = try IngestdConfig.load(path: config) } catch {
-            FileHandleOutput.standardError("ingestd: invalid configuration\n\(error)\n")
-            throw ExitCode(78)
-        }
+        let settings = try IngestdConfig.loadForCommand(path: config, exitStatus: 78)
         LoggingSetup.bootstrap(level: settings.logLevel)
-        guard let eventFormat = settings.namedFormats[format] else {
-            throw ValidationError("unknown format \"\(format)\": use coststream, focus, cur or a mapping name from the config")
-        }
+        let eventFormat = try settings.eventFormat(named: format)
         let ruleFiles = try Self.ruleFiles(rules)
         let groups: [RuleGroup]
         do {

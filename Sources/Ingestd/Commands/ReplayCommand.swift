@@ -23,16 +23,10 @@ struct ReplayCommand: ParsableCommand {
     var dumpHourly = false
 
     func run() throws {
-        let settings: IngestdConfig
-        do { settings = try IngestdConfig.load(path: config) } catch {
-            FileHandleOutput.standardError("ingestd: invalid configuration\n\(error)\n")
-            throw ExitCode(78)
-        }
+        let settings = try IngestdConfig.loadForCommand(path: config, exitStatus: 78)
         LoggingSetup.bootstrap(level: settings.logLevel)
         let logger = Logger(label: "ingestd.replay")
-        guard let eventFormat = settings.namedFormats[format] else {
-            throw ValidationError("unknown format \"\(format)\": use coststream, focus, cur or a mapping name from the config")
-        }
+        let eventFormat = try settings.eventFormat(named: format)
         if dumpHourly && !settings.store.resolutions.contains(where: { $0.stepSeconds == 3600 }) {
             throw ValidationError("--dump-hourly needs a 1h resolution in store.resolutions")
         }

@@ -25,11 +25,7 @@ struct RulesCheckCommand: ParsableCommand {
     var files: [String] = []
 
     func run() throws {
-        let settings: IngestdConfig
-        do { settings = try IngestdConfig.load(path: config) } catch {
-            FileHandleOutput.standardError("ingestd: invalid configuration\n\(error)\n")
-            throw ExitCode(1)
-        }
+        let settings = try IngestdConfig.loadForCommand(path: config, exitStatus: 1)
         let loader = RuleFileLoader(store: settings.store, defaultIntervalSeconds: settings.rules.evaluationIntervalSeconds)
         let groups: [RuleGroup]
         do {

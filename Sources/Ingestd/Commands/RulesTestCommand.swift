@@ -17,11 +17,7 @@ struct RulesTestCommand: ParsableCommand {
     var files: [String]
 
     func run() throws {
-        let settings: IngestdConfig
-        do { settings = try IngestdConfig.load(path: config) } catch {
-            FileHandleOutput.standardError("ingestd: invalid configuration\n\(error)\n")
-            throw ExitCode(1)
-        }
+        let settings = try IngestdConfig.loadForCommand(path: config, exitStatus: 1)
         let runner = RuleTestRunner(configuration: settings.store, defaultCurrency: settings.ingest.currencies.first ?? "USD")
         var failed = 0, passed = 0
         for path in files {
