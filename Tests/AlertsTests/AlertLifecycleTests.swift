@@ -184,7 +184,7 @@ import Stream
         #expect(b.table.active.first?.firedAt == t0 + 5 * m)
     }
 
-    @Test func aRuleWhoseWindowNoRingHoldsReportsWhyAndLeavesItsAlertsAlone() throws {
+    @Test func aRuleWhoseWindowNoRingHoldsIsUnhealthyAndSaysWhy() throws {
         let b = try AlertBench()
         let bad = try rule("TooLong", window: 90 * 86_400)
         b.add(at: t0, cost: 1)

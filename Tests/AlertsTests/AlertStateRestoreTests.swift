@@ -88,4 +88,22 @@ import Stream
         #expect(b.table.active.first?.measure == Double.greatestFiniteMagnitude)
         #expect(try b.history.entries(sinceMillis: 0, limit: 10).map(\.transition.state) == [.pending, .firing])
     }
+
+    @Test func alertsOfARuleRemovedWhileStoppedDoNotComeBack() throws {
+        let b = try AlertBench()
+        let kept = try rule()
+        var removed = try rule()
+        removed.name = "Gone"
+        b.add(account: "111", at: t0, cost: 150)
+        b.evaluate([kept, removed], at: t0 + m)
+        #expect(Set(b.table.active.map(\.rule)) == ["g/High", "g/Gone"])
+        try b.save()
+        try b.open()
+        b.evaluator.retain(rules: ["g/High"]) // the daemon does this before restoring partitions
+        guard case .restored = b.engine.restore(partition) else {
+            Issue.record("partition not restored")
+            return
+        }
+        #expect(b.table.active.map(\.rule) == ["g/High"])
+    }
 }

@@ -193,3 +193,15 @@ def test_alerts_over_kafka_partitions_survive_kill9_with_their_partitions(broker
     assert states == ["firing"] * 3 + ["pending"] * 6, history(d)
     # The windows were restored, not re-read: 120 per account, as before.
     assert sorted(r["sum"] for r in d.series(window="1h", by="account")["series"]) == [120, 120, 120]
+
+
+def test_a_rule_removed_while_stopped_leaves_no_alert_behind(workdir, daemons):
+    d, rules = start(workdir, daemons)
+    assert d.post("/v1/events", (event("111", 150) + "\n").encode())[0] == 200
+    wait_for(lambda: firing(d, "111"), 15, "firing")
+    assert d.stop() == 0
+    rules.write_text(RULES.replace("alert: AccountSpendHigh\n", "alert: AccountSpendRenamed\n"))
+    d.start()
+    names = {a["labels"]["alertname"] for a in alerts(d)}
+    assert "AccountSpendHigh" not in names, alerts(d)
+    assert "AccountSpendHighForAnHour" in names  # the rule that stayed keeps its pending alert

@@ -20,6 +20,9 @@ public final class AlertTable: PartitionState {
     }
 
     private let partitions = Mutex<[String: Partition]>([:])
+    /// The rules in force (nil: not told yet). A partition restored later — a Kafka assignment
+    /// long after start — must not bring back alerts of rules removed while it was away.
+    private let rules = Mutex<Set<String>?>(nil)
     private let sequence = Atomic<Int64>(0)
 
     public init() {}
@@ -48,9 +51,11 @@ public final class AlertTable: PartitionState {
         }
     }
 
-    /// Drops the alerts of rules that no longer exist (reload): they end without a transition,
-    /// as in Prometheus; the rules that remain keep their state.
+    /// Drops the alerts of rules that no longer exist (start, reload) now and in every later
+    /// restore: they end without a transition, as in Prometheus; the rules that remain keep
+    /// their state.
     public func retain(rules: Set<String>) {
+        self.rules.withLock { $0 = rules }
         partitions.withLock { map in
             for key in map.keys { map[key]!.alerts = map[key]!.alerts.filter { rules.contains($0.key.rule) } }
         }
@@ -82,9 +87,10 @@ public final class AlertTable: PartitionState {
 
     public func restore(partition: String, from bytes: [UInt8]) throws {
         let alerts = try AlertHistory.decoder().decode([Alert].self, from: Data(bytes))
+        let inForce = rules.withLock { $0 }
         partitions.withLock { map in
             var p = Partition()
-            for a in alerts { p.alerts[a.key] = a }
+            for a in alerts where inForce?.contains(a.rule) ?? true { p.alerts[a.key] = a }
             map[partition] = p
         }
     }

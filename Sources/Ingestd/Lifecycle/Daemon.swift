@@ -41,6 +41,9 @@ struct Daemon {
         }
         RuleReloader.record(rules.status)
         let evaluator = RuleEvaluator(engine: engine, table: alerts)
+        // Before any partition is restored: alerts of rules removed while the daemon was down
+        // do not come back.
+        evaluator.retain(rules: rules.ruleKeys)
         let reloader = RuleReloader(registry: rules, evaluator: evaluator, logger: logger)
         logger.info("rules loaded", metadata: ["groups": "\(rules.groups.count)", "rules": "\(rules.ruleKeys.count)",
                                                "files": "\(config.rules.files.joined(separator: ", "))"])
