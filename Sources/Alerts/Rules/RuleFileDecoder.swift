@@ -13,21 +13,26 @@ struct RuleFileDecoder {
     let file: String
     let reader: ConfigReader
 
-    func decode(_ root: ConfigNode?) -> [Decoded] {
+    /// The file's rule groups, and its notification settings (`receivers:`, `route:`,
+    /// `inhibit_rules:`), which may stand beside `groups:` or in a file of their own.
+    func decode(_ root: ConfigNode?) -> ([Decoded], NotificationConfigDecoder.Part) {
         let r = reader
+        let none = NotificationConfigDecoder.Part()
         guard let root, case .mapping = root else {
-            r.fail(root?.origin ?? .file(file, line: 1, column: 1), "a rule file needs groups: (a list of groups, each with name: and rules:)")
-            return []
+            r.fail(root?.origin ?? .file(file, line: 1, column: 1), "a rule file needs groups: (a list of groups, each with name: and rules:) or notification settings (receivers:, route:, inhibit_rules:)")
+            return ([], none)
         }
-        guard let top = r.mapping(root, "", allowed: ["groups"]) else { return [] }
+        guard let top = r.mapping(root, "", allowed: ["groups"] + NotificationConfigDecoder.topLevelKeys) else { return ([], none) }
+        let notifications = NotificationConfigDecoder(reader: r).decode(top)
+        let hasNotifications = NotificationConfigDecoder.topLevelKeys.contains { top[$0] != nil }
         guard let items = r.sequence(top["groups"], "groups") else {
-            if top["groups"] != nil || r.errors.isEmpty {
-                r.fail(top["groups"]?.origin ?? root.origin, "a rule file needs groups: (a list of groups, each with name: and rules:)")
+            if top["groups"] != nil || (!hasNotifications && r.errors.isEmpty) {
+                r.fail(top["groups"]?.origin ?? root.origin, "a rule file needs groups: (a list of groups, each with name: and rules:) or notification settings (receivers:, route:, inhibit_rules:)")
             }
-            return []
+            return ([], notifications)
         }
         if items.isEmpty { r.fail(top["groups"]!.origin, "groups: is empty: a rule file needs at least one group") }
-        return items.compactMap(group)
+        return (items.compactMap(group), notifications)
     }
 
     private func group(_ node: ConfigNode) -> Decoded? {

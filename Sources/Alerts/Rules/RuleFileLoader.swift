@@ -18,46 +18,65 @@ public struct RuleFileLoader: Sendable {
     /// The groups of every file `patterns` match (glob(3), relative to the working directory;
     /// `rules.files`); `origin` is where the patterns were configured, for "matches no file".
     public func load(patterns: [String], origin: ConfigOrigin = .defaults) throws(ConfigErrors) -> [RuleGroup] {
+        try loadAll(patterns: patterns, origin: origin).groups
+    }
+
+    /// Rule groups and notification settings of every file `patterns` match.
+    public func loadAll(patterns: [String], origin: ConfigOrigin = .defaults) throws(ConfigErrors) -> RuleFiles {
         let (files, globErrors) = RuleFileGlob.expand(patterns, origin: origin)
         var errors = globErrors
-        var groups: [RuleGroup] = []
-        do { groups = try load(files: files) } catch { errors += error.errors }
+        var loaded = RuleFiles()
+        do { loaded = try loadAll(files: files) } catch { errors += error.errors }
         if !errors.isEmpty { throw ConfigErrors(errors: errors) }
-        return groups
+        return loaded
     }
 
     /// The groups of these files, in order; group names must be unique across all of them.
     public func load(files: [String]) throws(ConfigErrors) -> [RuleGroup] {
+        try loadAll(files: files).groups
+    }
+
+    public func loadAll(files: [String]) throws(ConfigErrors) -> RuleFiles {
         var errors: [ConfigError] = []
         var decoded: [RuleFileDecoder.Decoded] = []
+        var parts: [NotificationConfigDecoder.Part] = []
         for file in files {
             do {
                 let root = try ConfigNode.load(file: file)
-                let (groups, fileErrors) = decode(root, file: file)
+                let (groups, part, fileErrors) = decode(root, file: file)
                 decoded += groups
+                parts.append(part)
                 errors += fileErrors
             } catch {
                 errors += error.errors
             }
         }
-        errors += duplicateGroupNames(decoded)
-        if !errors.isEmpty { throw ConfigErrors(errors: errors) }
-        return decoded.map(\.group)
+        return try merge(decoded, parts, errors)
     }
 
     /// Rule text as if read from `file` (tests, `POST`ed rules).
     public func parse(_ text: String, file: String) throws(ConfigErrors) -> [RuleGroup] {
-        let (groups, errors) = decode(try ConfigNode.parse(text, file: file), file: file)
-        let all = errors + duplicateGroupNames(groups)
-        if !all.isEmpty { throw ConfigErrors(errors: all) }
-        return groups.map(\.group)
+        try parseAll(text, file: file).groups
     }
 
-    private func decode(_ root: ConfigNode?, file: String) -> ([RuleFileDecoder.Decoded], [ConfigError]) {
+    public func parseAll(_ text: String, file: String) throws(ConfigErrors) -> RuleFiles {
+        let (groups, part, errors) = decode(try ConfigNode.parse(text, file: file), file: file)
+        return try merge(groups, [part], errors)
+    }
+
+    private func merge(_ groups: [RuleFileDecoder.Decoded], _ parts: [NotificationConfigDecoder.Part],
+                       _ fileErrors: [ConfigError]) throws(ConfigErrors) -> RuleFiles {
+        let (notifications, notificationErrors) = NotificationConfigDecoder.merge(parts)
+        let all = fileErrors + duplicateGroupNames(groups) + notificationErrors
+        if !all.isEmpty { throw ConfigErrors(errors: all) }
+        return RuleFiles(groups: groups.map(\.group), notifications: notifications)
+    }
+
+    private func decode(_ root: ConfigNode?, file: String) -> ([RuleFileDecoder.Decoded], NotificationConfigDecoder.Part, [ConfigError]) {
         let reader = ConfigReader()
         let decoder = RuleFileDecoder(store: store, defaultIntervalSeconds: defaultIntervalSeconds, file: file, reader: reader)
-        let groups = decoder.decode(root)
-        return (groups, reader.errors)
+        let (groups, part) = decoder.decode(root)
+        return (groups, part, reader.errors)
     }
 
     private func duplicateGroupNames(_ groups: [RuleFileDecoder.Decoded]) -> [ConfigError] {

@@ -6,7 +6,7 @@ import Synchronization
 /// `/v1/rules`, the metrics and the log.
 public final class RuleRegistry: Sendable {
     /// Reads and validates every rule file; all errors at once.
-    public typealias Loader = @Sendable () throws(ConfigErrors) -> [RuleGroup]
+    public typealias Loader = @Sendable () throws(ConfigErrors) -> RuleFiles
 
     public struct ReloadStatus: Sendable, Equatable {
         public var successful: Bool
@@ -16,7 +16,7 @@ public final class RuleRegistry: Sendable {
     }
 
     private struct State {
-        var groups: [RuleGroup]
+        var files: RuleFiles
         var status: ReloadStatus
         var stamp: RuleFileStamp
     }
@@ -31,11 +31,13 @@ public final class RuleRegistry: Sendable {
         self.loader = loader
         self.patterns = patterns
         let stamp = RuleFileStamp(patterns: patterns)
-        let groups = try loader()
-        state = Mutex(State(groups: groups, status: ReloadStatus(successful: true, atMillis: nowMillis, errors: []), stamp: stamp))
+        let files = try loader()
+        state = Mutex(State(files: files, status: ReloadStatus(successful: true, atMillis: nowMillis, errors: []), stamp: stamp))
     }
 
-    public var groups: [RuleGroup] { state.withLock { $0.groups } }
+    public var groups: [RuleGroup] { state.withLock { $0.files.groups } }
+    /// Receivers, routes and inhibit rules: replaced with the rules, all or nothing.
+    public var notifications: NotificationConfig { state.withLock { $0.files.notifications } }
     public var status: ReloadStatus { state.withLock { $0.status } }
 
     /// Every rule's key (`group/alertname`).
@@ -55,9 +57,9 @@ public final class RuleRegistry: Sendable {
         // The stamp is taken before reading, so a save during the read is seen as a change next time.
         let stamp = RuleFileStamp(patterns: patterns)
         do {
-            let groups = try loader()
+            let files = try loader()
             let status = ReloadStatus(successful: true, atMillis: nowMillis, errors: [])
-            state.withLock { $0 = State(groups: groups, status: status, stamp: stamp) }
+            state.withLock { $0 = State(files: files, status: status, stamp: stamp) }
             return status
         } catch {
             let status = ReloadStatus(successful: false, atMillis: nowMillis, errors: error.errors.map(\.description))

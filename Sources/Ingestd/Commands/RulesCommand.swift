@@ -27,16 +27,17 @@ struct RulesCheckCommand: ParsableCommand {
     func run() throws {
         let settings = try IngestdConfig.loadForCommand(path: config, exitStatus: 1)
         let loader = RuleFileLoader(store: settings.store, defaultIntervalSeconds: settings.rules.evaluationIntervalSeconds)
-        let groups: [RuleGroup]
+        let loaded: RuleFiles
         do {
-            groups = files.isEmpty
-                ? try loader.load(patterns: settings.rules.files, origin: settings.rules.filesOrigin)
-                : try loader.load(files: files)
+            loaded = files.isEmpty
+                ? try loader.loadAll(patterns: settings.rules.files, origin: settings.rules.filesOrigin)
+                : try loader.loadAll(files: files)
         } catch {
             FileHandleOutput.standardError(error.description + "\n")
             FileHandleOutput.standardError("ingestd: \(error.errors.count) error\(error.errors.count == 1 ? "" : "s") in rule files\n")
             throw ExitCode(1)
         }
+        let groups = loaded.groups
         var order: [String] = []
         var byFile: [String: [RuleGroup]] = [:]
         for group in groups {
@@ -47,6 +48,13 @@ struct RulesCheckCommand: ParsableCommand {
             let g = byFile[file]!
             let rules = g.reduce(0) { $0 + $1.rules.count }
             print("\(file): OK, \(g.count) group\(g.count == 1 ? "" : "s"), \(rules) rule\(rules == 1 ? "" : "s")")
+        }
+        let n = loaded.notifications
+        if let route = n.route {
+            func count(_ r: Route) -> Int { 1 + r.routes.map(count).reduce(0, +) }
+            print("notifications: OK, \(n.receivers.count) receiver\(n.receivers.count == 1 ? "" : "s") (\(n.receivers.keys.sorted().joined(separator: ", "))), \(count(route)) route\(count(route) == 1 ? "" : "s"), \(n.inhibitRules.count) inhibit rule\(n.inhibitRules.count == 1 ? "" : "s")")
+        } else {
+            print("notifications: no route: defined, alerts are not notified")
         }
     }
 }

@@ -56,6 +56,11 @@ struct IngestdConfig: Sendable {
         var evaluationIntervalSeconds: Int64 = 60
     }
 
+    struct Notifications: Sendable {
+        /// The daemon's address as receivers should link to it; empty: http://<http.listen>.
+        var externalURL = ""
+    }
+
     /// 10,000 years: far beyond any real clock error, and `now + skew` in ms stays inside Int64.
     static let maxFutureSkewSeconds: Int64 = 3_652_500 * 86_400
 
@@ -69,6 +74,10 @@ struct IngestdConfig: Sendable {
     var kafka = Kafka()
     var mappings: [String: FieldMapping] = [:]
     var rules = Rules()
+    var notifications = Notifications()
+
+    /// `notifications.external_url`, or the listener's own address.
+    var externalURL: String { notifications.externalURL.isEmpty ? "http://\(http.host):\(http.port)" : notifications.externalURL }
 
     /// Environment variables that override keys: INGESTD_ + the key path in upper case with
     /// `_` for `.` (store.max_series → INGESTD_STORE_MAX_SERIES). Values are YAML, so lists work:
@@ -80,7 +89,7 @@ struct IngestdConfig: Sendable {
         "ingest.currencies", "ingest.conversion_rates", "ingest.max_event_bytes", "ingest.quarantine_payload_bytes", "ingest.quarantine_max_rows", "ingest.bad_event_logs_per_minute",
         "snapshot.interval", "shutdown.grace",
         "kafka.enabled", "kafka.brokers", "kafka.embedded_broker", "kafka.group_id", "kafka.topics", "kafka.dead_letter_topic", "kafka.poll_batch", "kafka.tansu_path", "kafka.embedded_port",
-        "rules.files", "rules.evaluation_interval",
+        "rules.files", "rules.evaluation_interval", "notifications.external_url",
     ]
 
     static func environmentName(_ key: String) -> String {
@@ -130,7 +139,7 @@ struct IngestdConfig: Sendable {
     // swiftlint:disable:next function_body_length
     private static func decode(_ root: ConfigNode, _ r: ConfigReader) -> IngestdConfig {
         var c = IngestdConfig()
-        guard let top = r.mapping(root, "", allowed: ["data_dir", "log", "http", "store", "ingest", "snapshot", "shutdown", "kafka", "mappings", "rules"]) else { return c }
+        guard let top = r.mapping(root, "", allowed: ["data_dir", "log", "http", "store", "ingest", "snapshot", "shutdown", "kafka", "mappings", "rules", "notifications"]) else { return c }
         if let v = r.string(top["data_dir"], "data_dir") { c.dataDir = v }
         if let log = r.mapping(top["log"], "log", allowed: ["level"]) {
             if let v = r.oneOf(log["level"], "log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) { c.logLevel = v }
@@ -232,6 +241,16 @@ struct IngestdConfig: Sendable {
             }
             if let v = r.duration(rules["evaluation_interval"], "rules.evaluation_interval", max: 86_400) {
                 if v < 1 { r.fail(rules["evaluation_interval"]!.origin, "rules.evaluation_interval must be at least 1s") } else { c.rules.evaluationIntervalSeconds = v }
+            }
+        }
+        if let n = r.mapping(top["notifications"], "notifications", allowed: ["external_url"]),
+           let url = r.string(n["external_url"], "notifications.external_url") {
+            if url.isEmpty {
+                c.notifications.externalURL = ""
+            } else if url.hasPrefix("http://") || url.hasPrefix("https://") {
+                c.notifications.externalURL = String(url.reversed().drop(while: { $0 == "/" }).reversed())
+            } else {
+                r.fail(n["external_url"]!.origin, "notifications.external_url must start with http:// or https://, got \"\(url)\"")
             }
         }
         // Mappings first: topics refer to them by name.

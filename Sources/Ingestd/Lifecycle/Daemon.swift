@@ -37,14 +37,29 @@ struct Daemon {
         engine.register(alerts)
         let ruleLoader = RuleFileLoader(store: config.store, defaultIntervalSeconds: config.rules.evaluationIntervalSeconds)
         let rules = try RuleRegistry(patterns: config.rules.files, nowMillis: WallClock.nowMillis()) { [config] () throws(ConfigErrors) in
-            try ruleLoader.load(patterns: config.rules.files, origin: config.rules.filesOrigin)
+            try ruleLoader.loadAll(patterns: config.rules.files, origin: config.rules.filesOrigin)
         }
         RuleReloader.record(rules.status)
         let evaluator = RuleEvaluator(engine: engine, table: alerts)
         // Before any partition is restored: alerts of rules removed while the daemon was down
         // do not come back.
         evaluator.retain(rules: rules.ruleKeys)
-        let reloader = RuleReloader(registry: rules, evaluator: evaluator, logger: logger)
+        // Notifications have their own database: a multi-megabyte snapshot transaction must never
+        // hold up a delivery's bookkeeping.
+        let notifyDatabase = try SQLiteDatabase(path: dataDir.appendingPathComponent("notifications.db").path,
+                                                schema: [Outbox.module, NotifySchema.module])
+        let silences = try SilenceStore(database: notifyDatabase)
+        let outbox = Outbox(database: notifyDatabase)
+        let notifier = Notifier(
+            dispatcher: try Dispatcher(database: notifyDatabase, silences: silences, config: rules.notifications,
+                                       externalURL: config.externalURL, logger: logger),
+            delivery: NotificationDelivery(outbox: outbox, database: notifyDatabase, logger: logger,
+                                           userAgent: "ingestd/\(IngestdVersion.string)"))
+        notifier.configure(rules.notifications, now: WallClock.nowMillis())
+        if rules.notifications.route == nil {
+            logger.notice("no rule file defines route: alerts are not notified (README: Notifications)")
+        }
+        let reloader = RuleReloader(registry: rules, evaluator: evaluator, notifier: notifier, logger: logger)
         logger.info("rules loaded", metadata: ["groups": "\(rules.groups.count)", "rules": "\(rules.ruleKeys.count)",
                                                "files": "\(config.rules.files.joined(separator: ", "))"])
 
@@ -72,8 +87,9 @@ struct Daemon {
         }
 
         // After the inputs: shutdown runs in reverse, so evaluation stops before the final snapshots.
+        services.append(NotificationService(notifier: notifier, silences: silences, logger: logger))
         services.append(RuleEvaluationService(registry: rules, evaluator: evaluator, reloader: reloader,
-                                              readiness: readiness, logger: logger))
+                                              readiness: readiness, notifier: notifier, logger: logger))
         services.append(RuleReloadSignalService(reloader: reloader))
 
         let router = Router()
@@ -85,6 +101,7 @@ struct Daemon {
         EventsEndpoint(sink: sink, maxBodyBytes: config.http.maxBodyBytes, clock: WallClock.nowMillis).register(on: router)
         SeriesEndpoint(store: store, clock: WallClock.nowMillis, readiness: readiness).register(on: router)
         RulesEndpoint(registry: rules, evaluator: evaluator, reloader: reloader).register(on: router)
+        SilencesEndpoint(silences: silences, clock: WallClock.nowMillis).register(on: router)
         AlertsEndpoint(table: alerts, history: AlertHistory(database: database), clock: WallClock.nowMillis).register(on: router)
         let app = Application(
             router: router,

@@ -14,6 +14,8 @@ struct RuleEvaluationService: Service {
     let reloader: RuleReloader
     /// Rounds wait while the data is partial (see `RuleEvaluator.pausedReason`).
     let readiness: Readiness
+    /// Receives every round's alerts (routing, grouping, queueing).
+    let notifier: Notifier
     let logger: Logger
 
     func run() async throws {
@@ -58,8 +60,10 @@ struct RuleEvaluationService: Service {
                 "rule": "\(t.rule)", "fingerprint": "\(t.fingerprint)", "value": "\(t.value)",
                 "labels": "\(t.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"])
         }
+        let active = evaluator.table.active
+        notifier.observe(active: active, transitions: round.transitions, now: WallClock.nowMillis())
         var pending = 0, firing = 0
-        for a in evaluator.table.active { if a.state == .firing { firing += 1 } else { pending += 1 } }
+        for a in active { if a.state == .firing { firing += 1 } else { pending += 1 } }
         Gauge(label: "ingestd_alerts", dimensions: [("state", "pending")]).record(pending)
         Gauge(label: "ingestd_alerts", dimensions: [("state", "firing")]).record(firing)
     }

@@ -9,6 +9,8 @@ import Stream
 struct RuleReloader: Sendable {
     let registry: RuleRegistry
     let evaluator: RuleEvaluator
+    /// Takes the new receivers, routes and inhibit rules.
+    let notifier: Notifier
     let logger: Logger
 
     @discardableResult
@@ -16,6 +18,7 @@ struct RuleReloader: Sendable {
         let status = registry.reload(nowMillis: WallClock.nowMillis())
         if status.successful {
             evaluator.retain(rules: registry.ruleKeys)
+            notifier.configure(registry.notifications, now: WallClock.nowMillis())
             logger.info("rules reloaded", metadata: ["reason": "\(reason)", "groups": "\(registry.groups.count)",
                                                      "rules": "\(registry.ruleKeys.count)"])
         } else {
