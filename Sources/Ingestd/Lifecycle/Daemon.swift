@@ -56,6 +56,12 @@ struct Daemon {
             delivery: NotificationDelivery(outbox: outbox, database: notifyDatabase, logger: logger,
                                            userAgent: "ingestd/\(IngestdVersion.string)"))
         notifier.configure(rules.notifications, now: WallClock.nowMillis())
+        if let horizon = notifier.dispatcher.recoveryHorizon {
+            // At most a week back: older notifications have long been repeated or resolved.
+            let since = max(horizon, WallClock.nowMillis() - 7 * 86_400_000)
+            let history = try AlertHistory(database: database).entries(sinceMillis: since, limit: 100_000).map(\.transition)
+            notifier.dispatcher.recover(history: history, now: WallClock.nowMillis())
+        }
         if rules.notifications.route == nil {
             logger.notice("no rule file defines route: alerts are not notified (README: Notifications)")
         }

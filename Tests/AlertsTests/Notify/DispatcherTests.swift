@@ -152,3 +152,30 @@ import Stream
         #expect(b.dispatcher.nextDeadline == nil)
     }
 }
+
+extension DispatcherTests {
+    /// The daemon stopped after an alert resolved but before its group flushed: after the restart
+    /// the alert is no longer active, and history tells the dispatcher to notify the resolution.
+    @Test func aResolutionLostInARestartIsRecoveredFromHistory() throws {
+        let b = try DispatchBench(config(wait: 0))
+        let a = DispatchBench.alert("High", account: "1")
+        b.dispatcher.observe(active: [a], transitions: [], now: t0)
+        #expect(b.queued(b.dispatcher.flushDue(now: t0)) == 1)
+        b.dispatcher.observe(active: [], transitions: [DispatchBench.transition(a, .resolved, at: t0 + 60 * s)], now: t0 + 60 * s)
+        try b.restart() // before the group's interval: the resolution was not queued
+        #expect(b.dispatcher.recoveryHorizon == t0)
+        let history = [DispatchBench.transition(a, .firing, at: t0), DispatchBench.transition(a, .resolved, at: t0 + 60 * s)]
+        b.dispatcher.recover(history: history, now: t0 + 70 * s)
+        b.dispatcher.observe(active: [], transitions: [], now: t0 + 70 * s)
+        #expect(b.queued(b.dispatcher.flushDue(now: t0 + 70 * s)) == 1, "the resolved notification")
+        #expect(try b.logEntry("ops", groupKey: "0:{alertname=\"High\"}")?.firing.isEmpty == true)
+        // Firing again by the time of the restart: nothing to recover.
+        let c = try DispatchBench(config(wait: 0))
+        c.dispatcher.observe(active: [a], transitions: [], now: t0)
+        _ = c.dispatcher.flushDue(now: t0)
+        try c.restart()
+        c.dispatcher.recover(history: history + [DispatchBench.transition(a, .firing, at: t0 + 90 * s)], now: t0 + 100 * s)
+        c.dispatcher.observe(active: [a], transitions: [], now: t0 + 100 * s)
+        #expect(c.queued(c.dispatcher.flushDue(now: t0 + 100 * s)) == 0)
+    }
+}

@@ -112,6 +112,35 @@ public final class Dispatcher: Sendable {
         }
     }
 
+    /// The oldest notification that told a receiver of alerts still firing (nil: none): history
+    /// from then on holds every resolution a receiver may not have heard of.
+    public var recoveryHorizon: Int64? {
+        state.withLock { s in s.log.entries.values.filter { !$0.firing.isEmpty }.map(\.sentAt).min() }
+    }
+
+    /// After a restart: alerts that receivers were told fire, and whose last transition in
+    /// `history` (oldest first) is `resolved`, resolved while the daemon was going down, before
+    /// their group was flushed. They are grouped again so the resolution is still notified.
+    public func recover(history: [AlertTransition], now: Int64) {
+        state.withLock { s in
+            let notified = Set(s.log.entries.values.flatMap(\.firing.keys))
+            var last: [String: AlertTransition] = [:]
+            for t in history {
+                let id = Self.id(rule: t.rule, fingerprint: t.fingerprint)
+                if notified.contains(id) { last[id] = t }
+            }
+            var seeded = Set<String>()
+            for (id, t) in last where t.state == .resolved && s.tracked[id] == nil {
+                var alert = Self.alert(t)
+                alert.status = .resolved
+                alert.endsAt = t.at
+                s.tracked[id] = Tracked(alert: alert, amendedAt: 0)
+                seeded.insert(id)
+            }
+            Self.route(seeded, in: &s, now: now)
+        }
+    }
+
     /// When the next group is due (nil: no group).
     public var nextDeadline: Int64? { state.withLock { s in s.groups.values.map(\.nextFlush).min() } }
 
