@@ -6,7 +6,8 @@ answered 2xx are *deliveries*. Fault modes are switched at runtime, from the tes
 the daemon is sending:
 
     healthy()                        answer 200
-    fail(status, count=None)         answer `status` to the next `count` requests (None: until recover())
+    fail(status, count=None, retry_after=None)
+                                     answer `status` to the next `count` requests (None: until recover())
     rate_limit(retry_after, count)   answer 429 with `Retry-After: retry_after` to the next `count`
     hang(count=None, max_seconds=60) hold the next `count` requests unanswered until release()/recover()
                                      or max_seconds, then close them without an answer
@@ -194,9 +195,11 @@ class WebhookReceiver:
         """Back to healthy; requests being held by hang() are closed without an answer."""
         self._set_mode(_Mode())
 
-    def fail(self, status=500, count=None):
+    def fail(self, status=500, count=None, retry_after=None):
+        """Answers `status` (with `Retry-After: retry_after` when given, e.g. for a 503)."""
         assert not 200 <= status < 300, "fail() needs a non-2xx status"
-        self._set_mode(_Mode("fail", status=status, remaining=count))
+        self._set_mode(_Mode("fail", status=status, remaining=count,
+                             retry_after=None if retry_after is None else str(retry_after)))
 
     def rate_limit(self, retry_after=1, count=None):
         """429 with `Retry-After: retry_after` (seconds, or any string such as an HTTP date)."""
@@ -325,6 +328,9 @@ class WebhookReceiver:
 class _Handler(BaseHTTPRequestHandler):
     owner: WebhookReceiver
     protocol_version = "HTTP/1.1"  # keep-alive, and Expect: 100-continue is answered (curl waits 1 s otherwise)
+    # Headers and body are two writes: with Nagle on, the body waits for the client's delayed ACK
+    # (about 40 ms per request on a keep-alive connection).
+    disable_nagle_algorithm = True
 
     def setup(self):
         super().setup()
@@ -377,7 +383,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.owner._record(req)
             self._reset(None)
         elif mode.kind == "fail":
-            self._answer_recorded(req, mode.status, f"injected failure {mode.status}\n".encode())
+            extra = {"Retry-After": mode.retry_after} if mode.retry_after is not None else None
+            self._answer_recorded(req, mode.status, f"injected failure {mode.status}\n".encode(), extra=extra)
         elif mode.kind == "rate_limit":
             self._answer_recorded(req, 429, b"slow down\n", extra={"Retry-After": mode.retry_after})
         else:

@@ -74,6 +74,15 @@ def test_fail_for_n_requests_then_healthy(receiver):
     assert [r.idempotency_key for r in receiver.failed_attempts] == ["k0", "k1"]
 
 
+def test_fail_with_retry_after(receiver):
+    receiver.fail(503, count=1, retry_after="Wed, 21 Oct 2026 07:28:00 GMT")
+    status, headers, _ = post(receiver)
+    assert status == 503 and headers["Retry-After"] == "Wed, 21 Oct 2026 07:28:00 GMT"
+    receiver.fail(500, count=1)
+    status, headers, _ = post(receiver)
+    assert status == 500 and "Retry-After" not in headers
+
+
 def test_fail_until_recover(receiver):
     receiver.fail(500)
     assert [post(receiver)[0] for _ in range(4)] == [500] * 4
@@ -151,6 +160,10 @@ def test_keep_alive_and_expect_100_continue(receiver):
             while not answer.endswith(b'{"ok":true}\n'):
                 answer += s.recv(4096)
             assert answer.startswith(b"HTTP/1.1 200")
+        # Headers and body are separate writes: without TCP_NODELAY every keep-alive answer waits
+        # ~40 ms for the client's delayed ACK, which would count against the daemon's latency.
+        (server_side,) = receiver._connections
+        assert server_side.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     finally:
         s.close()
     assert receiver.keys() == ["e1", "e2"]
