@@ -2,7 +2,8 @@
 """Demo cost events for `make demo`: NDJSON in the coststream format on stdout.
 
 A few hours of ordinary spend for five accounts (one event per account, service and region about
-every five minutes, a few dollars each: about $55 per account and hour), then, in the last few
+every five minutes, a few dollars each: about $55 per account and hour; the same hours a week
+earlier, hourly, for week-over-week rules), then, in the last few
 minutes, a runaway SageMaker job in one account: about $300 within four minutes, which the demo
 rule (rules/demo/spike.yaml: more than $100 in 5 minutes) turns into an alert. The events end at
 the current time; `ingestd produce --shift-to-now` moves them to end exactly when it sends them.
@@ -58,6 +59,15 @@ def generate(hours, seed, end):
                 cost = mean * scale * rng.uniform(0.7, 1.3)
                 events.append(event(rng, account, service, region, cost, min(end, at + rng.randrange(-20, 21))))
                 at += STEP_SECONDS
+    # The same hours a week earlier, one event per series and hour: the example rule
+    # ServiceSpendJump (rules/spend.yaml) compares 6 h with 6 h a week ago, and without this
+    # history every service would look like an infinite jump and page half an hour in.
+    week_ago = start - 7 * 86400
+    for account in ACCOUNTS:
+        for service, region, mean in SERIES:
+            for hour in range(hours):
+                cost = mean * (3600 / STEP_SECONDS) * rng.uniform(0.9, 1.1)
+                events.append(event(rng, account, service, region, cost, week_ago + hour * 3600 + 1800))
     # The spike: a training job left running, billed every 20 s over the last four minutes.
     for i in range(12):
         at = end - 240 + i * 20

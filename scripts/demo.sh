@@ -109,7 +109,7 @@ demo: the spike is in; rules/demo/spike.yaml is evaluated every 5 s and the rout
         curl $API/v1/notifications       # its delivery receipt
         curl '$API/v1/series?window=5m&by=account'
         daemon log: $DEMO_DIR/ingestd.log
-      The spike leaves the 5-minute window about 5 minutes from now: a RESOLVED notification follows.
+      In a few minutes the spike leaves the 5-minute window: a RESOLVED notification follows.
       Ctrl-C stops everything.
 
 --- what the webhook receiver on 127.0.0.1:$RECEIVER_PORT gets ---
