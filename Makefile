@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= etc/ingestd.yaml
 
-.PHONY: setup build release run test test-swift test-e2e bench clean
+.PHONY: setup build release run demo test test-swift test-e2e bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -18,6 +18,12 @@ release: setup
 # production config names kafka.brokers); the HTTP API is on 127.0.0.1:9466.
 run: release
 	INGESTD_KAFKA_EMBEDDED_BROKER=true .build/release/ingestd run --config $(CONFIG)
+
+# A spike becomes an alert and a signed webhook on a local receiver within a minute: the embedded
+# broker, the daemon with rules/*.yaml + rules/demo/*.yaml in a temporary data dir, and
+# scripts/webhook-receiver.py on 127.0.0.1:9095 (see README, Demo). Ctrl-C stops and removes it all.
+demo: release
+	bash scripts/demo.sh
 
 # The whole suite: Swift unit/integration tests, then end-to-end tests that drive the real
 # binary against a real broker, real SQLite files and real signals.
