@@ -13,12 +13,25 @@ def test_the_example_rules_pass_with_the_default_config():
     # No FILES: the config's rules.files (rules/*.yaml, relative to the working directory).
     code, out, err = check("--config", "etc/ingestd.yaml")
     assert code == 0, err
-    assert out == "rules/spend.yaml: OK, 3 groups, 4 rules\n"
+    assert out == "rules/spend.yaml: OK, 3 groups, 4 rules\nnotifications: no route: defined, alerts are not notified\n"
     assert err == ""
     # Named files, and the built-in defaults without --config, give the same answer.
     code, out, err = check(str(ROOT / "rules" / "spend.yaml"))
     assert code == 0, err
-    assert out == f"{ROOT / 'rules' / 'spend.yaml'}: OK, 3 groups, 4 rules\n"
+    assert out.startswith(f"{ROOT / 'rules' / 'spend.yaml'}: OK, 3 groups, 4 rules\n")
+
+
+def test_the_demo_rules_and_routes_pass_and_a_missing_secret_is_named():
+    import os
+    env = dict(os.environ, DEMO_WEBHOOK_SECRET="demo")
+    run = subprocess.run([ingestd_bin(), "rules", "check", "rules/spend.yaml", "rules/demo/spike.yaml", "rules/demo/notify.yaml"],
+                         cwd=ROOT, capture_output=True, timeout=60, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.decode().endswith("notifications: OK, 1 receiver (demo-webhook), 1 route, 0 inhibit rules\n")
+    env.pop("DEMO_WEBHOOK_SECRET")
+    run = subprocess.run([ingestd_bin(), "rules", "check", "rules/demo/notify.yaml"], cwd=ROOT, capture_output=True, timeout=60, env=env)
+    assert run.returncode == 1
+    assert "rules/demo/notify.yaml:8:" in run.stderr.decode() and "DEMO_WEBHOOK_SECRET is not set" in run.stderr.decode()
 
 
 BROKEN = """\
@@ -90,7 +103,7 @@ def test_config_patterns_store_labels_and_a_pattern_matching_nothing(tmp_path):
     assert err.splitlines() == [f'{config}:4:10: rules.files: "more/*.yaml" matches no file', "ingestd: 1 error in rule files"]
     config.write_text('store:\n  labels: [team]\nrules:\n  files: ["rules/*.yaml"]\n  evaluation_interval: 30s\n')
     code, out, err = check("--config", str(config), cwd=tmp_path)
-    assert (code, out, err) == (0, "rules/team.yaml: OK, 1 group, 1 rule\n", "")
+    assert (code, out, err) == (0, "rules/team.yaml: OK, 1 group, 1 rule\nnotifications: no route: defined, alerts are not notified\n", "")
     config.write_text("rules:\n  files: [rules/*.yaml]\n")
     code, out, err = check("--config", str(config), cwd=tmp_path)
     assert code == 1 and 'rules/team.yaml:1:61: by: "team" is not a store label' in err, err
