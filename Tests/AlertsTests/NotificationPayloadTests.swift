@@ -59,10 +59,12 @@ import Testing
         #expect(section.contains("Value *150.50* vs threshold 100"))
         #expect(section.contains("`account=12345678900`"))
         let more = try #require((blocks[11]["elements"] as? [[String: Any]])?.first)
+        #expect(more["type"] as? String == "mrkdwn")
         #expect(more["text"] as? String == "and 5 more")
         let button = try #require((blocks[12]["elements"] as? [[String: Any]])?.first)
         #expect(button["type"] as? String == "button")
         #expect(button["url"] as? String == "http://ingestd.example:9090/v1/alerts")
+        #expect((button["text"] as? [String: Any])?["text"] as? String == "Open in ingestd")
     }
 
     @Test func slackEscapesMarkupAndOmitsTheButtonWithoutAnExternalURL() throws {

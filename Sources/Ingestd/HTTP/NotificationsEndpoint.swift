@@ -32,9 +32,10 @@ struct NotificationsEndpoint {
                 }
                 limit = n
             }
+            let (filter, count) = (state, limit)
             do {
                 let receipts = try await NIOThreadPool.singleton.runIfActive {
-                    try outbox.receipts(receiver: receiver, state: state, limit: limit)
+                    try outbox.receipts(receiver: receiver, state: filter, limit: count)
                 }
                 return JSONResponse.make(Answer(notifications: receipts.map(Row.init)))
             } catch {

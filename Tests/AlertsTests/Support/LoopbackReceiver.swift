@@ -34,34 +34,40 @@ final class LoopbackReceiver: Sendable {
         var script: Script
     }
 
-    private let state: Mutex<State>
+    /// Shared with the connection handlers (a Mutex cannot be passed around by itself).
+    private final class Shared: Sendable {
+        let state: Mutex<State>
+        init(_ script: @escaping Script) { state = Mutex(State(script: script)) }
+    }
+
+    private let shared: Shared
     private let channel: any Channel
     let port: Int
 
     var url: String { "http://127.0.0.1:\(port)/hook/TOKEN-s3cr3t-path" }
 
     init(_ script: @escaping Script = { _, _ in .status(200) }) async throws {
-        let state = Mutex(State(script: script))
+        let shared = Shared(script)
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                state.withLock { $0.connections += 1 }
+                shared.state.withLock { $0.connections += 1 }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler(state: state))
+                    try channel.pipeline.syncOperations.addHandler(Handler(shared: shared))
                 }
             }
         channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
         port = channel.localAddress?.port ?? 0
-        self.state = state
+        self.shared = shared
     }
 
-    func setScript(_ script: @escaping Script) { state.withLock { $0.script = script } }
+    func setScript(_ script: @escaping Script) { shared.state.withLock { $0.script = script } }
 
-    var requests: [Request] { state.withLock { $0.requests } }
-    var connections: Int { state.withLock { $0.connections } }
+    var requests: [Request] { shared.state.withLock { $0.requests } }
+    var connections: Int { shared.state.withLock { $0.connections } }
     /// Connections the client closed while this server was hanging on their request.
-    var closedHanging: Int { state.withLock { $0.closedHanging } }
+    var closedHanging: Int { shared.state.withLock { $0.closedHanging } }
 
     func close() async throws { try await channel.close() }
 
@@ -69,12 +75,12 @@ final class LoopbackReceiver: Sendable {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
 
-        let state: Mutex<State>
+        let shared: Shared
         var head: HTTPRequestHead?
         var body: [UInt8] = []
         var hanging = false
 
-        init(state: Mutex<State>) { self.state = state }
+        init(shared: Shared) { self.shared = shared }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
@@ -88,7 +94,7 @@ final class LoopbackReceiver: Sendable {
                 var headers: [String: String] = [:]
                 for (name, value) in head.headers { headers[name.lowercased()] = value }
                 let request = Request(receivedAt: WallClock.nowMillis(), path: head.uri, headers: headers, body: body)
-                let reply = state.withLock { s in
+                let reply = shared.state.withLock { s in
                     let index = s.requests.count
                     s.requests.append(request)
                     return s.script(index, request)
@@ -110,13 +116,16 @@ final class LoopbackReceiver: Sendable {
                 hanging = true
             case .reset:
                 // SO_LINGER 0: close sends an RST instead of a FIN.
-                _ = context.channel.setOption(.socketOption(.so_linger), value: linger(l_onoff: 1, l_linger: 0))
+                // (On the channel's event loop, the option is set before `close` runs.)
+                if let socket = context.channel as? any SocketOptionProvider {
+                    _ = socket.setSoLinger(linger(l_onoff: 1, l_linger: 0))
+                }
                 context.close(promise: nil)
             }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            if hanging { state.withLock { $0.closedHanging += 1 } }
+            if hanging { shared.state.withLock { $0.closedHanging += 1 } }
             context.fireChannelInactive()
         }
     }

@@ -13,10 +13,24 @@ public struct SlackPayload: Encodable, Sendable {
             let type: String
             let text: String
         }
-        struct Element: Encodable {
+        /// A context block's text element, or an actions block's link button.
+        enum Element: Encodable {
+            case mrkdwn(String)
+            case button(text: String, url: String)
+
+            func encode(to encoder: any Encoder) throws {
+                switch self {
+                case .mrkdwn(let text):
+                    try Text(type: "mrkdwn", text: text).encode(to: encoder)
+                case .button(let text, let url):
+                    try Button(type: "button", text: Text(type: "plain_text", text: text), url: url).encode(to: encoder)
+                }
+            }
+        }
+        struct Button: Encodable {
             let type: String
-            let text: Text?
-            let url: String?
+            let text: Text
+            let url: String
         }
         let type: String
         let text: Text?
@@ -38,12 +52,12 @@ public struct SlackPayload: Encodable, Sendable {
         }
         let more = total - min(message.alerts.count, Self.maxAlertSections)
         if more > 0 {
-            blocks.append(Block(type: "context", text: nil, elements: [.init(type: "mrkdwn", text: .init(type: "mrkdwn", text: "and \(more) more"), url: nil)]))
+            blocks.append(Block(type: "context", text: nil, elements: [.mrkdwn("and \(more) more")]))
         }
         let link = WebhookPayload.alertsLink(externalURL: message.externalURL)
         if !link.isEmpty {
             blocks.append(Block(type: "actions", text: nil, elements: [
-                .init(type: "button", text: .init(type: "plain_text", text: "Open in ingestd"), url: link),
+                .button(text: "Open in ingestd", url: link),
             ]))
         }
         let summary = message.commonAnnotations["summary"] ?? message.alerts.first?.annotations["summary"]
