@@ -50,6 +50,8 @@ let package = Package(
                 "Stream", "CCurlShim",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Demo and test tooling, out of the daemon's core: the embedded Tansu broker, the
@@ -84,7 +86,15 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StreamTests", dependencies: ["Stream"]),
-        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Stream"]),
+        .testTarget(name: "AlertsTests", dependencies: [
+            "Alerts", "Stream",
+            // A loopback HTTP receiver with injected faults for the delivery tests.
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "DevToolsTests", dependencies: [
             "DevTools", "Stream",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -599,4 +599,5 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     registerRuleEvaluationBenchmarks()
+    registerNotificationDeliveryBenchmarks()
 }

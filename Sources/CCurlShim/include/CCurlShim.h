@@ -7,4 +7,21 @@ CURLcode ingestd_curl_setopt_long(CURL *handle, CURLoption option, long value);
 CURLcode ingestd_curl_setopt_string(CURL *handle, CURLoption option, const char *value);
 CURLcode ingestd_curl_setopt_pointer(CURL *handle, CURLoption option, void *value);
 CURLcode ingestd_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
+CURLcode ingestd_curl_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *value);
+
+// curl_global_init is not thread-safe and must run once per process before any handle is
+// made: this runs it exactly once (pthread_once), whichever thread gets here first.
+CURLcode ingestd_curl_global_init_once(void);
+
+// The result of the transfer that finished on `multi` (CURLMsg's union is awkward in Swift):
+// 1 and *result set when a message was read, 0 when none is left.
+int ingestd_curl_multi_done(CURLM *multi, CURLcode *result);
+
+// The first bytes of a response body (the rest is read and dropped): what an error message
+// quotes. Reset `length` before each transfer.
+typedef struct {
+    unsigned char bytes[200];
+    size_t length;
+} ingestd_curl_capture;
+CURLcode ingestd_curl_capture_body(CURL *handle, ingestd_curl_capture *capture);
 #endif
