@@ -219,8 +219,8 @@ import Testing
     }
 
     @Test func emptyFilesAndFilesWithoutGroupsAreErrors() {
-        #expect(errors("") == ["F:1:1: a rule file needs groups: (a list of groups, each with name: and rules:)"])
-        #expect(errors("# only a comment\n") == ["F:1:1: a rule file needs groups: (a list of groups, each with name: and rules:)"])
+        #expect(errors("") == ["F:1:1: a rule file needs groups: (a list of groups, each with name: and rules:) or notification settings (receivers:, route:, inhibit_rules:)"])
+        #expect(errors("# only a comment\n") == ["F:1:1: a rule file needs groups: (a list of groups, each with name: and rules:) or notification settings (receivers:, route:, inhibit_rules:)"])
         #expect(errors("rules: []").first?.hasPrefix("F:1:1: unknown key \"rules\"") == true)
         #expect(errors("groups: []") == ["F:1:9: groups: is empty: a rule file needs at least one group"])
         #expect(errors("groups: [: x").first?.hasPrefix("F:1:") == true)
