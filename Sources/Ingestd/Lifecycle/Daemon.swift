@@ -108,6 +108,7 @@ struct Daemon {
         SeriesEndpoint(store: store, clock: WallClock.nowMillis, readiness: readiness).register(on: router)
         RulesEndpoint(registry: rules, evaluator: evaluator, reloader: reloader).register(on: router)
         SilencesEndpoint(silences: silences, clock: WallClock.nowMillis).register(on: router)
+        NotificationsEndpoint(outbox: outbox).register(on: router)
         AlertsEndpoint(table: alerts, history: AlertHistory(database: database), clock: WallClock.nowMillis).register(on: router)
         let app = Application(
             router: router,
