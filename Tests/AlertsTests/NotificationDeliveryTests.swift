@@ -268,4 +268,40 @@ import Testing
         }
         #expect(try bench.state("ghost1") == .queued)
     }
+
+    @Test func anUnconfiguredReceiversOldEntryDeadLettersToItsFallback() async throws {
+        let server = try await LoopbackReceiver()
+        let bench = try DeliveryBench()
+        // Queued two hours ago for a receiver no file defines: past the default max age of 1 h.
+        try bench.queue("ghost", key: "g1", fallback: "ops", createdAt: WallClock.nowMillis() - 7_200_000)
+        bench.delivery.configure(receivers: [DeliveryBench.receiver("ops", server)])
+        try await eventually("the fallback delivered") { try bench.state("g1:fallback") == .delivered }
+        bench.delivery.shutdown()
+        let dead = try #require(try bench.receipt("g1"))
+        #expect(dead.state == .dead)
+        #expect(dead.attempts == 0)
+        #expect(dead.lastError?.contains("receiver \"ghost\" is not configured") == true)
+        #expect(server.requests.map(\.idempotencyKey) == ["g1:fallback"])
+        #expect(try bench.receipt("g1:fallback")?.fallbackOf == "ghost")
+    }
+
+    @Test func aReloadThatRemovesAReceiverKeepsItsEntriesUntilItIsBack() async throws {
+        let server = try await LoopbackReceiver { index, _ in index == 0 ? .hang : .status(200) }
+        let bench = try DeliveryBench()
+        let ops = DeliveryBench.receiver("ops", server, timeoutMillis: 3_600_000)
+        bench.delivery.configure(receivers: [ops])
+        try bench.queue("ops", key: "re1")
+        try await eventually("the first request hangs") { server.requests.count == 1 }
+        bench.delivery.configure(receivers: [])  // the reload removed it: its request is aborted
+        try await eventually("the entry notes its receiver is gone") {
+            try bench.receipt("re1")?.lastError?.contains("is not configured") == true
+        }
+        #expect(try bench.receipt("re1")?.attempts == 0)
+        #expect(try bench.state("re1") == .queued)
+        bench.delivery.configure(receivers: [ops])  // and the next one brings it back
+        try await eventually("delivered") { try bench.state("re1") == .delivered }
+        bench.delivery.shutdown()
+        #expect(server.requests.map(\.idempotencyKey) == ["re1", "re1"])
+        try await eventually("the aborted connection closed") { server.closedHanging == 1 }
+    }
 }

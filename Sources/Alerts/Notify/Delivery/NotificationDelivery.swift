@@ -27,9 +27,9 @@ public final class NotificationDelivery: Sendable {
     private let userAgent: String
     private let state = Mutex(State())
 
-    /// `database` is the outbox's (DATA_DIR/notifications.db).
+    /// `database` is the outbox's (DATA_DIR/notifications.db); every read and write goes through
+    /// `outbox`, so it is kept only for the design's signature.
     public init(outbox: Outbox, database: SQLiteDatabase, logger: Logger, userAgent: String) {
-        precondition(outbox.database === database, "NotificationDelivery: the outbox must live in `database`")
         self.outbox = outbox
         self.logger = logger
         self.userAgent = userAgent

@@ -123,14 +123,18 @@ public final class Outbox: Sendable {
     /// Receipts for GET /v1/notifications, newest first, at most `limit`.
     public func receipts(receiver: String?, state: Receipt.State?, limit: Int) throws -> [Receipt] {
         try database.withConnection { connection in
-            try connection.withStatement("""
+            // Only the filters given, so SQLite can walk the (receiver, id) or (state, id) index.
+            var filters: [String] = []
+            if receiver != nil { filters.append("receiver = ?1") }
+            if state != nil { filters.append("state = ?2") }
+            let condition = filters.isEmpty ? "" : "WHERE " + filters.joined(separator: " AND ")
+            return try connection.withStatement("""
                 SELECT id, receiver, fallback_of, group_key, idempotency_key, status, alerts, state, attempts,
                        created_at, next_attempt_at, last_error, delivered_at, dead_at
-                FROM outbox WHERE (?1 IS NULL OR receiver = ?1) AND (?2 IS NULL OR state = ?2)
-                ORDER BY id DESC LIMIT ?3
+                FROM outbox \(condition) ORDER BY id DESC LIMIT ?3
                 """) { query in
-                try query.bind(receiver, at: 1)
-                try query.bind(state?.rawValue, at: 2)
+                if let receiver { try query.bind(receiver, at: 1) }
+                if let state { try query.bind(state.rawValue, at: 2) }
                 try query.bind(Int64(max(0, limit)), at: 3)
                 var out: [Receipt] = []
                 while try query.step() {
@@ -177,7 +181,7 @@ public final class Outbox: Sendable {
         try database.withConnection { connection in
             try connection.withStatement("""
                 SELECT id, fallback, idempotency_key, message, attempts, created_at, next_attempt_at, last_error
-                FROM outbox WHERE receiver = ?1 AND state IN ('queued', 'retrying') ORDER BY id LIMIT 1
+                FROM outbox INDEXED BY outbox_pending WHERE receiver = ?1 AND state IN ('queued', 'retrying') ORDER BY id LIMIT 1
                 """) { query in
                 try query.bind(receiver, at: 1)
                 guard try query.step() else { return nil }
@@ -264,7 +268,7 @@ public final class Outbox: Sendable {
     /// Receivers with entries still to deliver.
     func pendingReceivers() throws -> [String] {
         try database.withConnection { connection in
-            try connection.withStatement("SELECT DISTINCT receiver FROM outbox WHERE state IN ('queued', 'retrying')") { query in
+            try connection.withStatement("SELECT DISTINCT receiver FROM outbox INDEXED BY outbox_pending WHERE state IN ('queued', 'retrying')") { query in
                 var out: [String] = []
                 while try query.step() { out.append(query.string(at: 0)) }
                 return out
@@ -277,7 +281,7 @@ public final class Outbox: Sendable {
         try database.withConnection { connection in
             try connection.withStatement("""
                 SELECT id, fallback, idempotency_key, message, attempts, created_at, next_attempt_at, last_error
-                FROM outbox WHERE receiver = ?1 AND state IN ('queued', 'retrying') ORDER BY id LIMIT ?2
+                FROM outbox INDEXED BY outbox_pending WHERE receiver = ?1 AND state IN ('queued', 'retrying') ORDER BY id LIMIT ?2
                 """) { query in
                 try query.bind(receiver, at: 1)
                 try query.bind(Int64(limit), at: 2)
@@ -297,7 +301,7 @@ public final class Outbox: Sendable {
     /// Entries of `receiver` still to deliver (queued + retrying), for the queued gauge.
     func pendingCount(receiver: String) throws -> Int {
         try database.withConnection { connection in
-            try connection.withStatement("SELECT count(*) FROM outbox WHERE receiver = ?1 AND state IN ('queued', 'retrying')") { query in
+            try connection.withStatement("SELECT count(*) FROM outbox INDEXED BY outbox_pending WHERE receiver = ?1 AND state IN ('queued', 'retrying')") { query in
                 try query.bind(receiver, at: 1)
                 _ = try query.step()
                 return Int(clamping: query.int64(at: 0))
