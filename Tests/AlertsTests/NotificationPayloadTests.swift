@@ -9,6 +9,14 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
     }
 
+    @Test func webhookTimesCarryMilliseconds() throws {
+        var message = DeliveryBench.message(receiver: "ops", alert: "x", alerts: 1, truncated: 0)
+        message.alerts[0].startsAt = 1_767_225_600_250
+        let alerts = try #require(try json(try WebhookPayload(message).encoded())["alerts"] as? [[String: Any]])
+        #expect(alerts[0]["startsAt"] as? String == "2026-01-01T00:00:00.250Z")
+        #expect(UTCCalendar.iso8601WithMillis(millis: -1) == "1969-12-31T23:59:59.999Z")
+    }
+
     @Test func webhookHasAlertmanagerV4FieldsAndEndsAtRules() throws {
         var message = DeliveryBench.message(receiver: "ops", alert: "x", alerts: 2, truncated: 3)
         message.alerts[1].status = .resolved
@@ -25,10 +33,10 @@ import Testing
         #expect(alerts.count == 2)
         #expect(Set(alerts[0].keys) == ["status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint",
                                         "value", "measure", "revision"])
-        #expect(alerts[0]["startsAt"] as? String == "2026-01-01T00:00:00Z")
+        #expect(alerts[0]["startsAt"] as? String == "2026-01-01T00:00:00.000Z")
         #expect(alerts[0]["endsAt"] as? String == "0001-01-01T00:00:00Z")  // firing, as Alertmanager sends it
         #expect(alerts[1]["status"] as? String == "resolved")
-        #expect(alerts[1]["endsAt"] as? String == "2026-01-01T01:00:00Z")
+        #expect(alerts[1]["endsAt"] as? String == "2026-01-01T01:00:00.000Z")
         #expect(alerts[0]["generatorURL"] as? String == "http://ingestd.example:9090/v1/alerts")
         #expect(alerts[0]["value"] as? Double == 150.5)
         #expect(alerts[0]["measure"] as? Double == 1234.25)

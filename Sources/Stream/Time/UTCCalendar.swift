@@ -44,4 +44,12 @@ public enum UTCCalendar {
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
         return "\(y)-\(two(m))-\(two(d))T\(two(sod / 3600)):\(two(sod / 60 % 60)):\(two(sod % 60))Z"
     }
+
+    /// RFC 3339 with milliseconds (`2026-06-01T10:00:00.250Z`), as Alertmanager's payload carries them.
+    public static func iso8601WithMillis(millis: Int64) -> String {
+        let ms = millis >= 0 ? millis % 1000 : (1000 + millis % 1000) % 1000
+        let text = iso8601(millis: millis)
+        let digits = String(ms + 1000).dropFirst()
+        return text.dropLast() + ".\(digits)Z"
+    }
 }

@@ -44,8 +44,8 @@ public struct WebhookPayload: Encodable, Sendable {
         externalURL = message.externalURL
         alerts = message.alerts.map { a in
             Alert(status: a.status.rawValue, labels: a.labels, annotations: a.annotations,
-                  startsAt: UTCCalendar.iso8601(millis: a.startsAt),
-                  endsAt: a.status == .resolved ? a.endsAt.map(UTCCalendar.iso8601(millis:)) ?? Self.zeroTime : Self.zeroTime,
+                  startsAt: UTCCalendar.iso8601WithMillis(millis: a.startsAt),
+                  endsAt: a.status == .resolved ? a.endsAt.map(UTCCalendar.iso8601WithMillis(millis:)) ?? Self.zeroTime : Self.zeroTime,
                   generatorURL: link, fingerprint: a.fingerprint, value: a.value, measure: a.measure, revision: a.revision)
         }
     }
