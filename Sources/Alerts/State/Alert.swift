@@ -26,6 +26,24 @@ public struct Alert: Sendable, Codable, Equatable {
     public var checkedAt: Int64
     public var checkedSum: Double
 
+    public init(rule: String, fingerprint: String, labels: [String: String], state: State, activeAt: Int64, firedAt: Int64?,
+                lastHeldAt: Int64, value: Double, measure: Double, annotations: [String: String], owner: String,
+                checkedAt: Int64, checkedSum: Double) {
+        self.rule = rule
+        self.fingerprint = fingerprint
+        self.labels = labels
+        self.state = state
+        self.activeAt = activeAt
+        self.firedAt = firedAt
+        self.lastHeldAt = lastHeldAt
+        self.value = value
+        self.measure = measure
+        self.annotations = annotations
+        self.owner = owner
+        self.checkedAt = checkedAt
+        self.checkedSum = checkedSum
+    }
+
     public var key: AlertKey { AlertKey(rule: rule, fingerprint: fingerprint) }
 }
 
