@@ -259,3 +259,53 @@ def test_a_dead_receivers_notifications_go_to_its_fallback_after_max_age(workdir
     finally:
         dead.stop()
         backup.stop()
+
+
+def test_sigterm_with_a_receiver_hanging_exits_at_once_and_the_restart_delivers_it_once(workdir, daemons):
+    r = WebhookReceiver("stuck", secret=SECRET).start()
+    try:
+        r.hang(max_seconds=120)
+        route = "  receiver: stuck\n  group_by: [account]\n  group_wait: 0s\n"
+        d = start(workdir, daemons, receiver_yaml(r, timeout="10m"), route)
+        post_spend(d, {"h1": 150})
+        r.wait_for_held(1, timeout=20)
+        began = time.monotonic()
+        assert d.stop(timeout=15) == 0
+        stopped_in = time.monotonic() - began
+        print(f"\nSIGTERM with a request hanging (timeout 10m): exit 0 after {stopped_in:.2f} s")
+        assert stopped_in < 10, "the hanging request was aborted, not waited for"
+        r.recover()
+        d.start()
+        r.wait_for_count(1, timeout=20)
+        time.sleep(2)
+        assert len(r.deliveries) == 1 and r.duplicates() == {}
+        assert [x["state"] for x in receipts(d)] == ["delivered"]
+        assert receipts(d)[0]["attempts"] == 1, "an aborted request is not an attempt"
+    finally:
+        r.stop()
+
+
+def test_receivers_and_routes_reload_with_the_rules_all_or_nothing(workdir, daemons):
+    old = WebhookReceiver("old", secret=SECRET).start()
+    new = WebhookReceiver("new", secret=SECRET).start()
+    try:
+        route = "  receiver: team\n  group_by: [account]\n  group_wait: 0s\n"
+        d = start(workdir, daemons, receiver_yaml(old).replace("name: old", "name: team"), route)
+        post_spend(d, {"r1": 150})
+        old.wait_for_count(1, timeout=20)
+        notify = workdir / "notify.yaml"
+        # A broken edit (an unknown receiver) changes nothing and is reported with its position.
+        notify.write_text(notify.read_text().replace("receiver: team", "receiver: teem"))
+        wait_for(lambda: json.loads(d.get("/v1/rules")[1])["last_reload"]["successful"] is False, 10, "failed reload")
+        errors = json.loads(d.get("/v1/rules")[1])["last_reload"]["errors"]
+        assert any(e.startswith(f"{notify}:") and 'no receiver is named "teem"' in e for e in errors), errors
+        # The team's webhook moves: the next notification goes to the new URL.
+        notify.write_text(notify.read_text().replace("receiver: teem", "receiver: team").replace(old.url, new.url))
+        wait_for(lambda: json.loads(d.get("/v1/rules")[1])["last_reload"]["successful"] is True, 10, "reload")
+        post_spend(d, {"r2": 150})
+        got = new.wait_for_count(1, timeout=20)
+        assert accounts_of(got[0]) == ["r2"]
+        assert len(old.deliveries) == 1
+    finally:
+        old.stop()
+        new.stop()
