@@ -94,7 +94,7 @@ struct DeliveryFixture: @unchecked Sendable {
         let outbox = Outbox(database: database)
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
-        let delivery = NotificationDelivery(outbox: outbox, database: database, logger: logger, userAgent: "ingestd-bench")
+        let delivery = NotificationDelivery(outbox: outbox, logger: logger, userAgent: "ingestd-bench")
         var receiver = Receiver(name: "bench", kind: .webhook,
                                 url: Secret(value: "http://127.0.0.1:\(server.port)/hook", source: .inline))
         receiver.signingSecret = Secret(value: "bench-secret", source: .inline)

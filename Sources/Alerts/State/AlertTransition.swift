@@ -19,4 +19,19 @@ public struct AlertTransition: Sendable, Codable, Equatable {
     public var firedAt: Int64?
     /// The input partition whose snapshot makes this transition durable.
     public var owner: String
+
+    public init(at: Int64, state: State, rule: String, fingerprint: String, labels: [String: String],
+                annotations: [String: String], value: Double, measure: Double, activeAt: Int64, firedAt: Int64?, owner: String) {
+        self.at = at
+        self.state = state
+        self.rule = rule
+        self.fingerprint = fingerprint
+        self.labels = labels
+        self.annotations = annotations
+        self.value = value
+        self.measure = measure
+        self.activeAt = activeAt
+        self.firedAt = firedAt
+        self.owner = owner
+    }
 }

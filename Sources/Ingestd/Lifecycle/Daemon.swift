@@ -53,7 +53,7 @@ struct Daemon {
         let notifier = Notifier(
             dispatcher: try Dispatcher(database: notifyDatabase, silences: silences, config: rules.notifications,
                                        externalURL: config.externalURL, logger: logger),
-            delivery: NotificationDelivery(outbox: outbox, database: notifyDatabase, logger: logger,
+            delivery: NotificationDelivery(outbox: outbox, logger: logger,
                                            userAgent: "ingestd/\(IngestdVersion.string)"))
         notifier.configure(rules.notifications, now: WallClock.nowMillis())
         if let horizon = notifier.dispatcher.recoveryHorizon {

@@ -21,7 +21,7 @@ final class DeliveryBench: Sendable {
         outbox = Outbox(database: database)
         self.logs = logs
         let logger = Logger(label: "test.delivery") { _ in logs.handler() }
-        delivery = NotificationDelivery(outbox: outbox, database: database, logger: logger, userAgent: "ingestd-test/1")
+        delivery = NotificationDelivery(outbox: outbox, logger: logger, userAgent: "ingestd-test/1")
     }
 
     /// Queues one notification the way the dispatcher does (insert in a transaction, then wake).

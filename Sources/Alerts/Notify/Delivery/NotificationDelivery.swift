@@ -27,9 +27,7 @@ public final class NotificationDelivery: Sendable {
     private let userAgent: String
     private let state = Mutex(State())
 
-    /// `database` is the outbox's (DATA_DIR/notifications.db); every read and write goes through
-    /// `outbox`, so it is kept only for the design's signature.
-    public init(outbox: Outbox, database: SQLiteDatabase, logger: Logger, userAgent: String) {
+    public init(outbox: Outbox, logger: Logger, userAgent: String) {
         self.outbox = outbox
         self.logger = logger
         self.userAgent = userAgent
