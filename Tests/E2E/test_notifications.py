@@ -216,7 +216,8 @@ def test_a_silence_holds_notifications_back_and_its_expiry_restores_them(workdir
                          ({"matchers": '{account="x"}', "createdBy": "e", "comment": "c"}, "endsAt"),
                          ({"matchers": '{account="x"}', "duration": "1h", "comment": "c"}, "createdBy"),
                          ({"matchers": '{account="x"}', "endsAt": 99999999999999999, "createdBy": "e", "comment": "c"}, "endsAt"),
-                         ({"matchers": '{account="x', "duration": "1h", "createdBy": "e", "comment": "c"}, "matchers")]:
+                         ({"matchers": '{account="x', "duration": "1h", "createdBy": "e", "comment": "c"}, "matchers"),
+                         ({"matchers": '{account="x"}', "startsAt": "9999-12-31T00:00:00Z", "duration": "366d", "createdBy": "e", "comment": "c"}, "9999-12-31")]:
             status, body = d.post("/v1/silences", json.dumps(bad).encode(), content_type="application/json")
             assert status == 400 and why in json.loads(body)["error"], (bad, status, body)
         assert d.get("/healthz")[0] == 200

@@ -81,6 +81,9 @@ public final class SilenceStore: Sendable {
             throw .invalid("matchers \(matchers) would mute every alert: at least one matcher must need a label value (e.g. account=\"123\")")
         }
         let startsAt = draft.startsAt ?? now
+        guard (0...QueryLimits.instantMillis.upperBound).contains(startsAt), (0...QueryLimits.instantMillis.upperBound).contains(draft.endsAt) else {
+            throw .invalid("startsAt and endsAt must lie between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z")
+        }
         guard draft.endsAt > startsAt else { throw .invalid("endsAt must be after startsAt") }
         guard draft.endsAt > now else { throw .invalid("endsAt is in the past: the silence would never be active") }
         guard draft.endsAt - startsAt <= Self.maxDurationMillis else {
