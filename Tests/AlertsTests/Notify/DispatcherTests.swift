@@ -179,3 +179,12 @@ extension DispatcherTests {
         #expect(c.queued(c.dispatcher.flushDue(now: t0 + 100 * s)) == 0)
     }
 }
+
+extension DispatcherTests {
+    @Test func aPendingAlertThatEndsLeavesNoGroupBehind() throws {
+        let b = try DispatchBench(config(wait: 30_000))
+        let a = DispatchBench.alert("High", account: "1", state: .pending)
+        b.dispatcher.observe(active: [], transitions: [DispatchBench.transition(a, .resolved, at: t0)], now: t0)
+        #expect(b.dispatcher.nextDeadline == nil)
+    }
+}

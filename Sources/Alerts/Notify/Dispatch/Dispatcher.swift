@@ -74,7 +74,8 @@ public final class Dispatcher: Sendable {
                 switch t.state {
                 case .amended:
                     amended[id] = t.at
-                case .resolved:
+                case .resolved where t.firedAt != nil || s.tracked[id] != nil:
+                    // (A pending alert that ends was never news to anyone.)
                     var tracked = s.tracked[id] ?? Tracked(alert: Self.alert(t), amendedAt: 0)
                     tracked.alert.status = .resolved
                     tracked.alert.endsAt = t.at
@@ -83,7 +84,7 @@ public final class Dispatcher: Sendable {
                     tracked.alert.annotations = t.annotations
                     s.tracked[id] = tracked
                     changed.insert(id)
-                case .pending, .firing:
+                case .pending, .firing, .resolved:
                     break
                 }
             }
