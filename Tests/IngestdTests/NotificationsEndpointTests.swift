@@ -20,7 +20,7 @@ import Testing
 
     /// Runs the endpoint on an ephemeral port for `body`.
     func withServer(_ outbox: Outbox, _ body: (Int) async throws -> Void) async throws {
-        let router = Router()
+        let router = Router(context: IngestdRequestContext.self)
         NotificationsEndpoint(outbox: outbox).register(on: router)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),

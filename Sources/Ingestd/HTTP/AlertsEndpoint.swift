@@ -16,7 +16,7 @@ struct AlertsEndpoint {
 
     static let maxLimit = 10_000
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<IngestdRequestContext>) {
         router.get("/v1/alerts") { _, _ in
             JSONResponse.make(Active(alerts: table.active.map(Row.init)))
         }

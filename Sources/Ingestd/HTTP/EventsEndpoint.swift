@@ -17,7 +17,7 @@ struct EventsEndpoint {
 
     static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<IngestdRequestContext>) {
         router.post("/v1/events") { request, _ -> Response in
             var request = request
             let key: String?

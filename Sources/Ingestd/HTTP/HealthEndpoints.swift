@@ -5,7 +5,7 @@ import Hummingbird
 struct HealthEndpoints {
     let readiness: Readiness
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<IngestdRequestContext>) {
         router.get("/healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
         router.get("/readyz") { _, _ in
             let reasons = readiness.reasons

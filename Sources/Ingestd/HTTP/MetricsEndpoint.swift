@@ -8,7 +8,7 @@ struct MetricsEndpoint {
     let registry: PrometheusCollectorRegistry
     let refresh: @Sendable () -> Void
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<IngestdRequestContext>) {
         router.get("/metrics") { _, _ in
             // Off the event loop: the refresh reads SQLite (which a snapshot save may hold) and
             // takes shard locks.

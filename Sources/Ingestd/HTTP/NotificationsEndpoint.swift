@@ -13,7 +13,7 @@ struct NotificationsEndpoint {
     static let maxLimit = 10_000
     static let defaultLimit = 100
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<IngestdRequestContext>) {
         router.get("/v1/notifications") { request, _ in
             let params = request.uri.queryParameters
             let receiver = params["receiver"].map(String.init)

@@ -11,7 +11,7 @@ struct RulesEndpoint {
     let evaluator: RuleEvaluator
     let reloader: RuleReloader
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<IngestdRequestContext>) {
         router.get("/v1/rules") { _, _ in
             JSONResponse.make(Self.answer(registry, evaluator))
         }

@@ -15,7 +15,7 @@ struct SeriesEndpoint {
     /// While the daemon is not ready (restoring, rebalancing, catching up) answers are partial.
     let readiness: Readiness
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<IngestdRequestContext>) {
         router.get("/v1/series") { request, _ in
             let params = request.uri.queryParameters
             do {

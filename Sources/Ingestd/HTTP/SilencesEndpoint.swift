@@ -15,7 +15,7 @@ struct SilencesEndpoint {
 
     static let maxBodyBytes = 64 << 10
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<IngestdRequestContext>) {
         router.post("/v1/silences") { request, _ in
             var request = request
             let body: ByteBuffer

@@ -1,6 +1,7 @@
 import Foundation
 import Alerts
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import Metrics
 import Prometheus
@@ -98,7 +99,7 @@ struct Daemon {
                                               readiness: readiness, notifier: notifier, logger: logger))
         services.append(RuleReloadSignalService(reloader: reloader))
 
-        let router = Router()
+        let router = Router(context: IngestdRequestContext.self)
         HealthEndpoints(readiness: readiness).register(on: router)
         MetricsEndpoint(registry: registry, refresh: { [kafka] in
             StoreGauges.refresh(store, quarantine: quarantine)
@@ -112,6 +113,8 @@ struct Daemon {
         AlertsEndpoint(table: alerts, history: AlertHistory(database: database), clock: WallClock.nowMillis).register(on: router)
         let app = Application(
             router: router,
+            // The WebSocket upgrade (/v1/stream) shares the listener and its middleware (auth).
+            server: .http1WebSocketUpgrade(webSocketRouter: router),
             configuration: .init(address: .hostname(config.http.host, port: config.http.port), serverName: "ingestd"),
             onServerRunning: { channel in
                 logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
