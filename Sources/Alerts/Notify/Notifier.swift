@@ -24,6 +24,7 @@ public struct Notifier: Sendable {
 
     public func flush(now: Int64) {
         let flush = dispatcher.flushDue(now: now)
+        if !flush.queuedIDs.isEmpty { delivery.outbox.changed(flush.queuedIDs) }
         for (receiver, _) in flush.queued { delivery.wake(receiver: receiver) }
         if flush.silenced > 0 { Counter(label: "ingestd_notifications_muted_total", dimensions: [("reason", "silenced")]).increment(by: flush.silenced) }
         if flush.inhibited > 0 { Counter(label: "ingestd_notifications_muted_total", dimensions: [("reason", "inhibited")]).increment(by: flush.inhibited) }

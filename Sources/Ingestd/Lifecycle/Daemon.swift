@@ -48,7 +48,7 @@ struct Daemon {
         // Notifications have their own database: a multi-megabyte snapshot transaction must never
         // hold up a delivery's bookkeeping.
         let notifyDatabase = try SQLiteDatabase(path: dataDir.appendingPathComponent("notifications.db").path,
-                                                schema: [Outbox.module, NotifySchema.module])
+                                                schema: [Outbox.module, NotifySchema.module, StreamLog.module])
         let silences = try SilenceStore(database: notifyDatabase)
         let outbox = Outbox(database: notifyDatabase)
         let notifier = Notifier(
@@ -66,7 +66,8 @@ struct Daemon {
         if rules.notifications.route == nil {
             logger.notice("no rule file defines route: alerts are not notified (README: Notifications)")
         }
-        let reloader = RuleReloader(registry: rules, evaluator: evaluator, notifier: notifier, logger: logger)
+        let stream = StreamPublisher(hub: try StreamHub(log: StreamLog(database: notifyDatabase), logger: logger), outbox: outbox)
+        let reloader = RuleReloader(registry: rules, evaluator: evaluator, notifier: notifier, stream: stream, logger: logger)
         logger.info("rules loaded", metadata: ["groups": "\(rules.groups.count)", "rules": "\(rules.ruleKeys.count)",
                                                "files": "\(config.rules.files.joined(separator: ", "))"])
 
@@ -96,7 +97,7 @@ struct Daemon {
         // After the inputs: shutdown runs in reverse, so evaluation stops before the final snapshots.
         services.append(NotificationService(notifier: notifier, silences: silences, logger: logger))
         services.append(RuleEvaluationService(registry: rules, evaluator: evaluator, reloader: reloader,
-                                              readiness: readiness, notifier: notifier, logger: logger))
+                                              readiness: readiness, notifier: notifier, stream: stream, logger: logger))
         services.append(RuleReloadSignalService(reloader: reloader))
 
         let router = Router(context: IngestdRequestContext.self)
@@ -110,17 +111,21 @@ struct Daemon {
         RulesEndpoint(registry: rules, evaluator: evaluator, reloader: reloader).register(on: router)
         SilencesEndpoint(silences: silences, clock: WallClock.nowMillis).register(on: router)
         NotificationsEndpoint(outbox: outbox).register(on: router)
+        StreamEndpoint(hub: stream.hub, store: store, logger: logger).register(on: router)
         AlertsEndpoint(table: alerts, history: AlertHistory(database: database), clock: WallClock.nowMillis).register(on: router)
         let app = Application(
             router: router,
             // The WebSocket upgrade (/v1/stream) shares the listener and its middleware (auth).
-            server: .http1WebSocketUpgrade(webSocketRouter: router),
+            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(closeTimeout: .seconds(5))),
             configuration: .init(address: .hostname(config.http.host, port: config.http.port), serverName: "ingestd"),
             onServerRunning: { channel in
                 logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
             },
             logger: logger)
         services.append(app)
+        // After the server: it shuts down first and closes the stream's sockets (1001), which
+        // would otherwise hold the server's graceful shutdown open.
+        services.append(StreamService(publisher: stream, logger: logger))
 
         // Every service is essential: when one ends or fails (the HTTP port is taken, the broker
         // cannot start) the others shut down gracefully and the process exits 1, so systemd

@@ -16,6 +16,8 @@ struct RuleEvaluationService: Service {
     let readiness: Readiness
     /// Receives every round's alerts (routing, grouping, queueing).
     let notifier: Notifier
+    /// Publishes the round's transitions to `/v1/stream`.
+    let stream: StreamPublisher
     let logger: Logger
 
     func run() async throws {
@@ -61,6 +63,7 @@ struct RuleEvaluationService: Service {
                 "labels": "\(t.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"])
         }
         let active = evaluator.table.active
+        stream.alerts(round.transitions)
         notifier.observe(active: active, transitions: round.transitions, now: WallClock.nowMillis())
         var pending = 0, firing = 0
         for a in active { if a.state == .firing { firing += 1 } else { pending += 1 } }

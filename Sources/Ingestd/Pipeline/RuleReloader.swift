@@ -11,6 +11,7 @@ struct RuleReloader: Sendable {
     let evaluator: RuleEvaluator
     /// Takes the new receivers, routes and inhibit rules.
     let notifier: Notifier
+    let stream: StreamPublisher
     let logger: Logger
 
     @discardableResult
@@ -26,6 +27,7 @@ struct RuleReloader: Sendable {
                 "reason": "\(reason)", "errors": "\(status.errors.joined(separator: "; "))"])
         }
         Self.record(status)
+        stream.reload(status)
         return status
     }
 

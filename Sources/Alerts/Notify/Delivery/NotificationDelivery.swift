@@ -22,7 +22,7 @@ public final class NotificationDelivery: Sendable {
         var stopped = false
     }
 
-    private let outbox: Outbox
+    public let outbox: Outbox
     private let logger: Logger
     private let userAgent: String
     private let state = Mutex(State())

@@ -29,6 +29,8 @@ public final class Dispatcher: Sendable {
     /// What a flush queued, for waking delivery workers and for metrics.
     public struct Flush: Sendable {
         public var queued: [String: Int] = [:]
+        /// The outbox rows written.
+        public var queuedIDs: [Int64] = []
         /// Firing alerts held back by a silence or an inhibit rule.
         public var silenced = 0
         public var inhibited = 0
@@ -190,11 +192,13 @@ public final class Dispatcher: Sendable {
             }
             do {
                 if !writes.isEmpty {
-                    try database.transaction { c in
+                    flush.queuedIDs = try database.transaction { c in
+                        var ids: [Int64] = []
                         for (key, entry, outbox) in writes {
                             try NotificationLog.write(key, entry, on: c)
-                            if let outbox { try Outbox.insert(outbox, on: c) }
+                            if let outbox { ids.append(try Outbox.insert(outbox, on: c)) }
                         }
+                        return ids
                     }
                 }
             } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Stream
 
 /// The durable queue between the dispatcher and the receivers, in DATA_DIR/notifications.db.
@@ -72,7 +73,50 @@ public final class Outbox: Sendable {
 
     let database: SQLiteDatabase
 
+    /// Told the id of every row whose state changed (queued, retrying, delivered, dead), after
+    /// the change committed: the live stream publishes receipts from it. Must return at once.
+    private let observers = Mutex<[@Sendable (Int64) -> Void]>([])
+
     public init(database: SQLiteDatabase) { self.database = database }
+
+    public func observeChanges(_ observer: @escaping @Sendable (Int64) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
+    /// Reports rows changed outside the outbox's own methods (the dispatcher's inserts).
+    public func changed(_ ids: [Int64]) {
+        let all = observers.withLock { $0 }
+        for id in ids { for observer in all { observer(id) } }
+    }
+
+    /// The receipts of these rows with their notifications (for the stream's filters and scope).
+    public func receipts(ids: [Int64]) throws -> [(Receipt, NotificationMessage)] {
+        try database.withConnection { connection in
+            try connection.withStatement("""
+                SELECT id, receiver, fallback_of, group_key, idempotency_key, status, alerts, state, attempts,
+                       created_at, next_attempt_at, last_error, delivered_at, dead_at, message
+                FROM outbox WHERE id = ?1
+                """) { query in
+                var out: [(Receipt, NotificationMessage)] = []
+                for id in ids {
+                    try query.bind(id, at: 1)
+                    if try query.step(), let message = try? Self.decoder().decode(NotificationMessage.self, from: Data(query.string(at: 14).utf8)) {
+                        out.append((Receipt(
+                            id: query.int64(at: 0), receiver: query.string(at: 1), fallbackOf: query.optionalString(at: 2),
+                            groupKey: query.string(at: 3), idempotencyKey: query.string(at: 4),
+                            status: NotificationMessage.Status(rawValue: query.string(at: 5)) ?? .firing,
+                            alerts: Int(clamping: query.int64(at: 6)),
+                            state: Receipt.State(rawValue: query.string(at: 7)) ?? .queued,
+                            attempts: Int(clamping: query.int64(at: 8)), createdAt: query.int64(at: 9),
+                            nextAttemptAt: query.optionalInt64(at: 10), lastError: query.optionalString(at: 11),
+                            deliveredAt: query.optionalInt64(at: 12), deadAt: query.optionalInt64(at: 13)), message))
+                    }
+                    query.reset()
+                }
+                return out
+            }
+        }
+    }
 
     // MARK: - Queueing
 
@@ -205,6 +249,7 @@ public final class Outbox: Sendable {
                 try update.step()
             }
         }
+        changed([id])
     }
 
     func markFailed(id: Int64, error: String, nextAttemptAt: Int64) throws {
@@ -219,6 +264,7 @@ public final class Outbox: Sendable {
                 try update.step()
             }
         }
+        changed([id])
     }
 
     /// Notes why an entry waits without an attempt (its receiver is not configured).
@@ -237,7 +283,7 @@ public final class Outbox: Sendable {
     /// the fallback receiver's own max age applies) and without a further fallback.
     /// - Returns: the fallback receiver when one was queued.
     func deadLetter(_ entry: PendingNotification, atMillis now: Int64, reason: String) throws -> String? {
-        try database.transaction { connection in
+        let (fallback, fallbackID) = try database.transaction { connection -> (String?, Int64?) in
             let moved = try connection.withStatement("""
                 UPDATE outbox SET state = 'dead', dead_at = ?2, next_attempt_at = NULL, last_error = coalesce(last_error, ?3)
                 WHERE id = ?1 AND state IN ('queued', 'retrying')
@@ -248,7 +294,7 @@ public final class Outbox: Sendable {
                 try update.step()
                 return connection.changes == 1
             }
-            guard moved else { return nil }
+            guard moved else { return (nil, nil) }
             try connection.withStatement("""
                 INSERT OR REPLACE INTO outbox_dead_letter (outbox_id, receiver, idempotency_key, message, attempts, last_error, created_at, dead_at)
                 SELECT id, receiver, idempotency_key, message, attempts, last_error, created_at, dead_at FROM outbox WHERE id = ?1
@@ -256,13 +302,15 @@ public final class Outbox: Sendable {
                 try copy.bind(entry.id, at: 1)
                 try copy.step()
             }
-            guard let fallback = entry.fallback, fallback != entry.receiver else { return nil }
+            guard let fallback = entry.fallback, fallback != entry.receiver else { return (nil, nil) }
             let message = try Self.decoder().decode(NotificationMessage.self, from: Data(entry.messageJSON.utf8))
-            try Self.insert(Entry(receiver: fallback, fallback: nil, idempotencyKey: entry.idempotencyKey + ":fallback",
-                                  createdAtMillis: now, message: message),
-                            fallbackOf: entry.receiver, on: connection)
-            return fallback
+            let id = try Self.insert(Entry(receiver: fallback, fallback: nil, idempotencyKey: entry.idempotencyKey + ":fallback",
+                                           createdAtMillis: now, message: message),
+                                     fallbackOf: entry.receiver, on: connection)
+            return (fallback, id)
         }
+        changed([entry.id] + (fallbackID.map { [$0] } ?? []))
+        return fallback
     }
 
     /// Receivers with entries still to deliver.

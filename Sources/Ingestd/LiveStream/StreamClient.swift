@@ -1,0 +1,105 @@
+import Synchronization
+
+/// One connected `/v1/stream` client: its subscriptions and its bounded queue of messages not yet
+/// written to the socket. A client that falls `queueLimit` messages behind is cut off (close code
+/// 4000) instead of slowing anyone else: publishing never waits for a client.
+final class StreamClient: Sendable {
+    enum CloseReason: Sendable, Equatable {
+        case tooSlow
+        case shuttingDown
+        /// The client closed the connection (or its reader ended).
+        case clientGone
+    }
+
+    let id: Int
+    let scope: AccessScope
+    let messages: AsyncStream<String>
+    private let continuation: AsyncStream<String>.Continuation
+    let queueLimit: Int
+
+    private struct Entry {
+        var subscription: StreamSubscription
+        /// While the missed events are read from the log, live ones wait here (same bound).
+        var replaying: Bool
+        var held: [String] = []
+    }
+
+    private struct State {
+        var subscriptions: [String: Entry] = [:]
+        var closed: CloseReason?
+    }
+
+    private let state = Mutex(State())
+
+    init(id: Int, scope: AccessScope, queueLimit: Int) {
+        self.id = id
+        self.scope = scope
+        self.queueLimit = queueLimit
+        (messages, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingOldest(queueLimit))
+    }
+
+    var closeReason: CloseReason? { state.withLock { $0.closed } }
+    var subscriptionCount: Int { state.withLock { $0.subscriptions.count } }
+
+    func subscription(_ id: String) -> StreamSubscription? { state.withLock { $0.subscriptions[id]?.subscription } }
+
+    /// Queues a message; false (and the client is cut off) when its queue is full.
+    @discardableResult
+    func send(_ text: String) -> Bool {
+        state.withLock { s in enqueue(text, &s) }
+    }
+
+    private func enqueue(_ text: String, _ s: inout State) -> Bool {
+        guard s.closed == nil else { return false }
+        if case .dropped = continuation.yield(text) {
+            close(.tooSlow, &s)
+            return false
+        }
+        return true
+    }
+
+    /// Called by the hub, in sequence order, for every published event.
+    func deliver(_ event: StreamEvent) {
+        state.withLock { s in
+            guard s.closed == nil else { return }
+            for key in Array(s.subscriptions.keys) {
+                guard let entry = s.subscriptions[key], entry.subscription.matches(event) else { continue }
+                let text = entry.subscription.message(event)
+                if entry.replaying {
+                    guard entry.held.count < queueLimit else { return close(.tooSlow, &s) }
+                    s.subscriptions[key]!.held.append(text)
+                } else if !enqueue(text, &s) {
+                    return
+                }
+            }
+        }
+    }
+
+    func add(_ subscription: StreamSubscription, replaying: Bool) {
+        state.withLock { $0.subscriptions[subscription.id] = Entry(subscription: subscription, replaying: replaying) }
+    }
+
+    /// The replay is written: what arrived meanwhile follows it.
+    func endReplay(_ id: String) {
+        state.withLock { s in
+            guard let entry = s.subscriptions[id] else { return }
+            s.subscriptions[id]!.replaying = false
+            s.subscriptions[id]!.held = []
+            for text in entry.held where !enqueue(text, &s) { return }
+        }
+    }
+
+    func remove(_ id: String) -> Bool {
+        state.withLock { $0.subscriptions.removeValue(forKey: id) != nil }
+    }
+
+    func close(_ reason: CloseReason) {
+        state.withLock { s in close(reason, &s) }
+    }
+
+    private func close(_ reason: CloseReason, _ s: inout State) {
+        guard s.closed == nil else { return }
+        s.closed = reason
+        continuation.finish()
+    }
+}

@@ -1,0 +1,98 @@
+import Alerts
+import Foundation
+import Logging
+import ServiceLifecycle
+import Stream
+import Synchronization
+
+/// What the daemon tells the stream: alert transitions (per evaluation round), rule reloads, and
+/// notification receipts (the outbox reports changed rows from any thread; they are read and
+/// published in batches every 100 ms, off the delivery workers).
+final class StreamPublisher: Sendable {
+    let hub: StreamHub
+    private let outbox: Outbox
+    private let changedReceipts = Mutex<[Int64]>([])
+
+    init(hub: StreamHub, outbox: Outbox) {
+        self.hub = hub
+        self.outbox = outbox
+        outbox.observeChanges { [weak self] id in self?.changedReceipts.withLock { $0.append(id) } }
+    }
+
+    func alerts(_ transitions: [AlertTransition]) {
+        hub.publish(transitions.map { t in
+            StreamEvent(kind: .alert, atMillis: t.at, labels: [t.labels], data: Self.json(AlertData(t)))
+        })
+    }
+
+    func reload(_ status: RuleRegistry.ReloadStatus) {
+        hub.publish([StreamEvent(kind: .reload, atMillis: status.atMillis, labels: [],
+                                 data: Self.json(RulesEndpoint.Reload(status)))])
+    }
+
+    /// Publishes the receipts that changed since the last call.
+    func flushReceipts() throws {
+        let ids = changedReceipts.withLock { ids in defer { ids = [] }; return ids }
+        guard !ids.isEmpty else { return }
+        let now = WallClock.nowMillis()
+        hub.publish(try outbox.receipts(ids: ids).map { receipt, message in
+            StreamEvent(kind: .notification, atMillis: now, labels: message.alerts.map(\.labels),
+                        data: Self.json(NotificationsEndpoint.Row(receipt)))
+        })
+    }
+
+    private static func json(_ value: some Encodable) -> String {
+        (try? String(decoding: JSONResponse.encode(value), as: UTF8.self)) ?? "null"
+    }
+
+    /// An alert transition as `/v1/alerts/history` shows it, without the history's own seq.
+    struct AlertData: Encodable {
+        let at: String
+        let state: String
+        let rule: String
+        let fingerprint: String
+        let labels: [String: String]
+        let annotations: [String: String]
+        let value: Double
+        let measure: Double
+        let activeAt: String
+        let startsAt: String?
+
+        init(_ t: AlertTransition) {
+            at = UTCCalendar.iso8601WithMillis(millis: t.at)
+            state = t.state.rawValue
+            rule = t.rule
+            fingerprint = t.fingerprint
+            labels = t.labels
+            annotations = t.annotations
+            // The stream's JSON must always encode: values are finite, but never trust that here.
+            value = t.value.isFinite ? t.value : 0
+            measure = t.measure.isFinite ? t.measure : 0
+            activeAt = UTCCalendar.iso8601WithMillis(millis: t.activeAt)
+            startsAt = t.firedAt.map(UTCCalendar.iso8601WithMillis(millis:))
+        }
+    }
+}
+
+/// Publishes receipts, prunes the stream log, and at shutdown closes every client (1001) before
+/// the HTTP server stops, so open sockets never hold the shutdown up.
+struct StreamService: Service {
+    let publisher: StreamPublisher
+    let logger: Logger
+
+    func run() async throws {
+        var lastPrune: Int64 = 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do { try publisher.flushReceipts() } catch {
+                logger.warning("notification receipts could not be read for the stream", metadata: ["error": "\(error)"])
+            }
+            let now = WallClock.nowMillis()
+            if now - lastPrune > 60_000 {
+                do { try publisher.hub.log.prune(now: now) } catch { logger.warning("stream log prune failed", metadata: ["error": "\(error)"]) }
+                lastPrune = now
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        publisher.hub.shutdown()
+    }
+}
