@@ -56,6 +56,12 @@ struct IngestdConfig: Sendable {
         var evaluationIntervalSeconds: Int64 = 60
     }
 
+    struct LiveStream: Sendable {
+        /// Messages a client may fall behind before it is disconnected (close code 4000).
+        var clientQueue = 1024
+        var maxClients = 10_000
+    }
+
     struct Notifications: Sendable {
         /// The daemon's address as receivers should link to it; empty: http://<http.listen>.
         var externalURL = ""
@@ -75,6 +81,7 @@ struct IngestdConfig: Sendable {
     var mappings: [String: FieldMapping] = [:]
     var rules = Rules()
     var notifications = Notifications()
+    var stream = LiveStream()
 
     /// `notifications.external_url`, or the listener's own address.
     var externalURL: String { notifications.externalURL.isEmpty ? "http://\(http.host):\(http.port)" : notifications.externalURL }
@@ -89,7 +96,7 @@ struct IngestdConfig: Sendable {
         "ingest.currencies", "ingest.conversion_rates", "ingest.max_event_bytes", "ingest.quarantine_payload_bytes", "ingest.quarantine_max_rows", "ingest.bad_event_logs_per_minute",
         "snapshot.interval", "shutdown.grace",
         "kafka.enabled", "kafka.brokers", "kafka.embedded_broker", "kafka.group_id", "kafka.topics", "kafka.dead_letter_topic", "kafka.poll_batch", "kafka.tansu_path", "kafka.embedded_port",
-        "rules.files", "rules.evaluation_interval", "notifications.external_url",
+        "rules.files", "rules.evaluation_interval", "notifications.external_url", "stream.client_queue", "stream.max_clients",
     ]
 
     static func environmentName(_ key: String) -> String {
@@ -139,7 +146,7 @@ struct IngestdConfig: Sendable {
     // swiftlint:disable:next function_body_length
     private static func decode(_ root: ConfigNode, _ r: ConfigReader) -> IngestdConfig {
         var c = IngestdConfig()
-        guard let top = r.mapping(root, "", allowed: ["data_dir", "log", "http", "store", "ingest", "snapshot", "shutdown", "kafka", "mappings", "rules", "notifications"]) else { return c }
+        guard let top = r.mapping(root, "", allowed: ["data_dir", "log", "http", "store", "ingest", "snapshot", "shutdown", "kafka", "mappings", "rules", "notifications", "stream"]) else { return c }
         if let v = r.string(top["data_dir"], "data_dir") { c.dataDir = v }
         if let log = r.mapping(top["log"], "log", allowed: ["level"]) {
             if let v = r.oneOf(log["level"], "log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) { c.logLevel = v }
@@ -241,6 +248,14 @@ struct IngestdConfig: Sendable {
             }
             if let v = r.duration(rules["evaluation_interval"], "rules.evaluation_interval", max: 86_400) {
                 if v < 1 { r.fail(rules["evaluation_interval"]!.origin, "rules.evaluation_interval must be at least 1s") } else { c.rules.evaluationIntervalSeconds = v }
+            }
+        }
+        if let st = r.mapping(top["stream"], "stream", allowed: ["client_queue", "max_clients"]) {
+            if let v = r.int(st["client_queue"], "stream.client_queue", min: 16) {
+                if v > 1_000_000 { r.fail(st["client_queue"]!.origin, "stream.client_queue must be at most 1000000") } else { c.stream.clientQueue = v }
+            }
+            if let v = r.int(st["max_clients"], "stream.max_clients", min: 1) {
+                if v > 1_000_000 { r.fail(st["max_clients"]!.origin, "stream.max_clients must be at most 1000000") } else { c.stream.maxClients = v }
             }
         }
         if let n = r.mapping(top["notifications"], "notifications", allowed: ["external_url"]),

@@ -66,7 +66,8 @@ struct Daemon {
         if rules.notifications.route == nil {
             logger.notice("no rule file defines route: alerts are not notified (README: Notifications)")
         }
-        let stream = StreamPublisher(hub: try StreamHub(log: StreamLog(database: notifyDatabase), logger: logger), outbox: outbox)
+        let stream = StreamPublisher(hub: try StreamHub(log: StreamLog(database: notifyDatabase), queueLimit: config.stream.clientQueue,
+                                                             maxClients: config.stream.maxClients, logger: logger), outbox: outbox)
         let reloader = RuleReloader(registry: rules, evaluator: evaluator, notifier: notifier, stream: stream, logger: logger)
         logger.info("rules loaded", metadata: ["groups": "\(rules.groups.count)", "rules": "\(rules.ruleKeys.count)",
                                                "files": "\(config.rules.files.joined(separator: ", "))"])
