@@ -111,6 +111,7 @@ struct Daemon {
         SilencesEndpoint(silences: silences, clock: WallClock.nowMillis).register(on: router)
         NotificationsEndpoint(outbox: outbox).register(on: router)
         AlertsEndpoint(table: alerts, history: AlertHistory(database: database), clock: WallClock.nowMillis).register(on: router)
+        PageEndpoint().register(on: router)
         let app = Application(
             router: router,
             // The WebSocket upgrade (/v1/stream) shares the listener and its middleware (auth).
