@@ -15,9 +15,9 @@ enum PageHTML {
 <body>
 <header>
   <h1>ingestd</h1>
-  <form id="token-form" autocomplete="off">
+  <form id="token-form">
     <label for="token">Token</label>
-    <input id="token" type="password" placeholder="bearer token (when auth is on)" spellcheck="false">
+    <input id="token" type="password" autocomplete="off" placeholder="bearer token (when auth is on)" spellcheck="false">
     <button type="submit">Use</button>
     <button type="button" id="token-clear">Forget</button>
   </form>
