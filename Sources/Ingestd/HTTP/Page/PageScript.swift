@@ -45,9 +45,9 @@ enum PageScript {
     try { return new Intl.NumberFormat(undefined, { style: "currency", currency: str(currency) || "USD" }).format(num(value)); }
     catch (_) { return num(value).toFixed(2) + " " + str(currency); } // not an ISO currency code
   }
-  function clock(iso) {
+  function clock(iso, withDate) {
     const d = new Date(str(iso));
-    return Number.isNaN(d.getTime()) ? str(iso) : d.toLocaleTimeString();
+    return Number.isNaN(d.getTime()) ? str(iso) : withDate ? d.toLocaleString() : d.toLocaleTimeString();
   }
   const labelText = (labels, skip) => Object.entries(labels || {})
     .filter(([k]) => !skip.includes(k)).sort(([a], [b]) => a.localeCompare(b))
@@ -115,23 +115,27 @@ enum PageScript {
     const factor = Math.ceil(n / MAX_POINTS) || 1;
     let lines = rows.slice(0, MAX_LINES).map((r) => ({ key: name(r), sum: num(r.sum), currency: r.labels && r.labels.currency, values: bin(r.points, factor) }));
     if (rows.length > MAX_LINES) { // the rest as one line
-      const rest = rows.slice(MAX_LINES - 1);
-      const values = bin(rest[0].points, factor).map((_, i) => rest.reduce((s, r) => s + num(bin(r.points, factor)[i]), 0));
+      const rest = rows.slice(MAX_LINES - 1), binned = rest.map((r) => bin(r.points, factor));
+      const values = binned[0].map((_, i) => binned.reduce((s, b) => s + num(b[i]), 0));
       lines = lines.slice(0, MAX_LINES - 1).concat([{ key: (rest.length) + " others", other: true, sum: rest.reduce((s, r) => s + num(r.sum), 0), currency: rest[0].labels.currency, values }]);
     }
     const W = 640, H = 220, L = 56, R = 8, T = 8, B = 22;
-    const max = Math.max(0, ...lines.flatMap((l) => l.values)) || 1;
+    // From 0 (or the lowest credit) to the highest bucket.
+    const all = lines.flatMap((l) => l.values);
+    const min = Math.min(0, ...all), max = Math.max(0, ...all) > min ? Math.max(0, ...all) : min + 1;
     const width = Math.max(1, Math.ceil(n / factor) - 1);
-    const x = (i) => L + (i / width) * (W - L - R), y = (v) => T + (1 - v / max) * (H - T - B);
+    const x = (i) => L + (i / width) * (W - L - R), y = (v) => T + ((max - v) / (max - min)) * (H - T - B);
+    const long = Date.parse(str(answer.end)) - Date.parse(str(answer.start)) > 20 * 3600 * 1000;
     const chart = figure.querySelector("svg");
     const children = [
       svg("line", { class: "axis", x1: L, y1: H - B, x2: W - R, y2: H - B }),
       svg("line", { class: "axis", x1: L, y1: T, x2: L, y2: H - B }),
       svg("text", { x: L - 4, y: T + 10, "text-anchor": "end" }, compact(max)),
-      svg("text", { x: L - 4, y: H - B, "text-anchor": "end" }, "0"),
-      svg("text", { x: L, y: H - 6 }, clock(answer.start)),
-      svg("text", { x: W - R, y: H - 6, "text-anchor": "end" }, clock(answer.end) + " (" + str(answer.resolution) + (factor > 1 ? " × " + factor : "") + ")"),
+      svg("text", { x: L - 4, y: H - B, "text-anchor": "end" }, compact(min)),
+      svg("text", { x: L, y: H - 6 }, clock(answer.start, long)),
+      svg("text", { x: W - R, y: H - 6, "text-anchor": "end" }, clock(answer.end, long) + " (" + str(answer.resolution) + (factor > 1 ? " × " + factor : "") + ")"),
     ];
+    if (min < 0) children.push(svg("line", { class: "axis", x1: L, y1: y(0), x2: W - R, y2: y(0) }));
     lines.forEach((l, i) => children.push(svg("polyline", { class: "c" + i, points: l.values.map((v, j) => x(j).toFixed(1) + "," + y(v).toFixed(1)).join(" ") },
       svg("title", {}, l.key + ": " + money(l.sum, l.currency)))));
     if (lines.length === 0) children.push(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, "no spend in this window"));
