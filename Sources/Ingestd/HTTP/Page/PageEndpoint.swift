@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 
 /// GET / and its assets under /ui/: the live page. The files are Swift string literals
