@@ -48,8 +48,8 @@ def event(account, cost, service="AmazonEC2"):
 class DevTools:
     """One page target spoken to over the Chrome DevTools protocol; events are kept in order."""
 
-    def __init__(self, ws_url):
-        self.ws = connect(ws_url, max_size=None, open_timeout=30)
+    def __init__(self, ws):
+        self.ws = ws
         self.next_id = 0
         self.events = []
 
@@ -81,9 +81,6 @@ class DevTools:
             if "method" in msg:
                 self.events.append(msg)
 
-    def close(self):
-        self.ws.close()
-
 
 class Chromium:
     """Headless Chromium with its own profile; DevTools on a port it picks (DevToolsActivePort)."""
@@ -112,7 +109,7 @@ class Chromium:
         port = int(port_file.read_text().splitlines()[0])
         targets = wait_for(lambda: [t for t in json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5).read())
                                     if t["type"] == "page"], 30, "a chromium page target")
-        return DevTools(targets[0]["webSocketDebuggerUrl"])
+        return targets[0]["webSocketDebuggerUrl"]
 
     def _alive(self):
         if self.proc.poll() is not None:
@@ -133,10 +130,11 @@ class Chromium:
 @pytest.fixture
 def browser(workdir):
     chromium = Chromium(workdir)
-    tools = chromium.start()
-    yield tools
-    tools.close()
-    chromium.stop()
+    try:
+        with connect(chromium.start(), max_size=None, open_timeout=30) as ws:
+            yield DevTools(ws)
+    finally:
+        chromium.stop()
 
 
 def stream_available(d):
@@ -203,12 +201,13 @@ def test_the_page_shows_accounts_and_an_alert_that_fires_while_it_is_open(workdi
     browser.call("Page.navigate", url=d.url + "/")
     wait_for(lambda: browser.evaluate("document.readyState") == "complete", 30, "the page loaded")
 
-    legend = """JSON.stringify([...document.querySelectorAll('#chart-account .legend li')].map(li => li.dataset.key).filter(Boolean))"""
-    accounts = wait_for(lambda: (lambda keys: keys if len(keys) == 3 else None)(json.loads(browser.evaluate(legend))),
-                        30, "the three accounts in the chart legend")
+    def legend(chart):
+        keys = json.loads(browser.evaluate(
+            f"JSON.stringify([...document.querySelectorAll('#chart-{chart} .legend li')].map(li => li.dataset.key).filter(Boolean))"))
+        return keys if len(keys) == 3 else None
+    accounts = wait_for(lambda: legend("account"), 30, "three accounts in the chart legend")
     assert sorted(accounts) == sorted(["111", "222", MARKUP_ACCOUNT]), accounts
-    services = json.loads(browser.evaluate(
-        "JSON.stringify([...document.querySelectorAll('#chart-service .legend li')].map(li => li.dataset.key))"))
+    services = wait_for(lambda: legend("service"), 30, "three services in the chart legend")
     assert sorted(services) == sorted(["AmazonEC2", "AmazonS3", "<b>svc</b>"]), services
     # One line per account, drawn; markup in labels stayed text (no <i> or <b> element anywhere).
     assert browser.evaluate("document.querySelectorAll('#chart-account svg polyline').length") == 3
