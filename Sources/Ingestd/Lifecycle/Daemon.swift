@@ -114,6 +114,7 @@ struct Daemon {
         NotificationsEndpoint(outbox: outbox).register(on: router)
         StreamEndpoint(hub: stream.hub, store: store, logger: logger).register(on: router)
         AlertsEndpoint(table: alerts, history: AlertHistory(database: database), clock: WallClock.nowMillis).register(on: router)
+        PageEndpoint().register(on: router)
         let app = Application(
             router: router,
             // The WebSocket upgrade (/v1/stream) shares the listener and its middleware (auth).
