@@ -11,14 +11,15 @@ cd "$ROOT"
 [[ ${SKIP_BUILD:-0} == 1 ]] || swift build -c release --product ingestd
 (cd Benchmarks && swift build -c release --product StreamFanout)
 dir=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
+pid=
+trap '[[ -n $pid ]] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 printf 'groups:\n  - name: g\n    rules:\n      - {alert: A, kind: threshold, window: 1h, above: 1}\n' > "$dir/rules.yaml"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-# More open files than the default 1024: one per client on each side.
-ulimit -n 65536
+# One open file per client on each side: raise the soft limit as far as the hard one allows.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 INGESTD_DATA_DIR="$dir/data" INGESTD_KAFKA_ENABLED=false INGESTD_HTTP_LISTEN="127.0.0.1:$port" \
 INGESTD_RULES_FILES="[\"$dir/rules.yaml\"]" INGESTD_LOG_LEVEL=warning \
   .build/release/ingestd run > "$dir/ingestd.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-Benchmarks/.build/release/StreamFanout "http://127.0.0.1:$port" "$CLIENTS" "$ROUNDS" "$pid" ${INGESTD_ADMIN_TOKEN:-}
+Benchmarks/.build/release/StreamFanout "http://127.0.0.1:$port" "$CLIENTS" "$ROUNDS" "$pid"
