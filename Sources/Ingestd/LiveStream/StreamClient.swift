@@ -15,6 +15,10 @@ final class StreamClient: Sendable {
     let scope: AccessScope
     let messages: AsyncStream<String>
     private let continuation: AsyncStream<String>.Continuation
+    /// Ends when the client is closed: the connection's watch stops a writer stuck on a socket
+    /// the client no longer reads.
+    let closed: AsyncStream<Void>
+    private let closedContinuation: AsyncStream<Void>.Continuation
     let queueLimit: Int
 
     private struct Entry {
@@ -36,6 +40,7 @@ final class StreamClient: Sendable {
         self.scope = scope
         self.queueLimit = queueLimit
         (messages, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingOldest(queueLimit))
+        (closed, closedContinuation) = AsyncStream.makeStream(of: Void.self)
     }
 
     var closeReason: CloseReason? { state.withLock { $0.closed } }
@@ -101,5 +106,6 @@ final class StreamClient: Sendable {
         guard s.closed == nil else { return }
         s.closed = reason
         continuation.finish()
+        closedContinuation.finish()
     }
 }

@@ -46,6 +46,7 @@ struct StreamEndpoint {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await text in client.messages {
+                    guard client.closeReason == nil else { return }
                     do { try await outbound.write(.text(text)) } catch { return }
                 }
             }
@@ -60,6 +61,11 @@ struct StreamEndpoint {
                     }
                 } catch {}
                 client.close(.clientGone)
+            }
+            group.addTask {
+                // Too slow or shutting down: the writer may be blocked on a full socket; end the
+                // group so it is cancelled and the close frame can follow.
+                for await _ in client.closed {}
             }
             await group.next()
             client.close(.clientGone)
