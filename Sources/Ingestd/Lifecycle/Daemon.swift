@@ -1,6 +1,7 @@
 import Foundation
 import Alerts
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
