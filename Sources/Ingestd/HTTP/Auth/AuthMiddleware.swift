@@ -1,5 +1,7 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import Metrics
 
@@ -26,26 +28,26 @@ struct AuthMiddleware: RouterMiddleware {
         let secret: Substring
         switch Self.secret(request) {
         case .none:
-            return refuse(.unauthorized, "missing", path,
+            return try await refuse(request, context, .unauthorized, "missing",
                           "this endpoint needs a token: send the header Authorization: Bearer <token> (README: Auth and TLS)",
                           challenge: #"Bearer realm="ingestd""#)
         case .malformed(let why):
-            return refuse(.unauthorized, "malformed", path, why, challenge: #"Bearer realm="ingestd", error="invalid_request""#)
+            return try await refuse(request, context, .unauthorized, "malformed", why, challenge: #"Bearer realm="ingestd", error="invalid_request""#)
         case .token(let s):
             secret = s
         }
         guard let principal = tokens.principal(secret: secret) else {
-            return refuse(.unauthorized, "invalid", path,
+            return try await refuse(request, context, .unauthorized, "invalid",
                           "the token is not valid (unknown, or rotated out by a reload): ask the operator for a current one",
                           challenge: #"Bearer realm="ingestd", error="invalid_token""#)
         }
         guard principal.role >= role else {
-            return refuse(.forbidden, "role", path,
+            return try await refuse(request, context, .forbidden, "role",
                           "token \"\(principal.name)\" has role \(principal.role.rawValue); \(request.method) \(path) needs \(role.rawValue) or above",
                           challenge: #"Bearer realm="ingestd", error="insufficient_scope""#, token: principal.name)
         }
         if unscoped, principal.accounts != nil {
-            return refuse(.forbidden, "scope", path,
+            return try await refuse(request, context, .forbidden, "scope",
                           "token \"\(principal.name)\" is limited to some accounts; \(request.method) \(path) spans every account and needs a token without accounts",
                           challenge: #"Bearer realm="ingestd", error="insufficient_scope""#, token: principal.name)
         }
@@ -54,14 +56,43 @@ struct AuthMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
-    private func refuse(_ status: HTTPResponse.Status, _ reason: String, _ path: String, _ message: String,
-                        challenge: String, token: String? = nil) -> Response {
+    private func refuse(_ request: Request, _ context: Context, _ status: HTTPResponse.Status, _ reason: String, _ message: String,
+                        challenge: String, token: String? = nil) async throws -> Response {
         Counter(label: "ingestd_http_auth_refused_total", dimensions: [("reason", reason)]).increment()
         // The token's name only, never the secret or its digest.
-        logger.debug("request refused", metadata: ["path": "\(path.prefix(200))", "reason": "\(reason)", "token": "\(token ?? "-")"])
+        logger.debug("request refused", metadata: ["path": "\(request.uri.path.prefix(200))", "reason": "\(reason)", "token": "\(token ?? "-")"])
+        if Self.isStreamUpgrade(request) {
+            return try await refuseStream(request, context, status, message)
+        }
         var response = JSONResponse.error(status, message)
         response.headers[.wwwAuthenticate] = challenge
         return response
+    }
+
+    /// A refused WebSocket upgrade: the upgrade machinery answers anything but its own 200 with a
+    /// bare 400, and a browser shows neither status nor body. So the socket opens (with the
+    /// subprotocol the client asked for, or a browser would drop it unexplained), carries one
+    /// `{"type":"error"}` message saying what to do, and closes with 1008 (policy violation).
+    private func refuseStream(_ request: Request, _ context: Context, _ status: HTTPResponse.Status, _ message: String) async throws -> Response {
+        let offered = request.headers[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        var answer = HTTPFields()
+        if offered.contains(Self.streamSubprotocol) { answer[.secWebSocketProtocol] = Self.streamSubprotocol }
+        let headers = answer
+        let text = String(decoding: (try? JSONSerialization.data(withJSONObject: ["type": "error", "status": Int(status.code), "message": message] as [String: Any], options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+        // A close reason is at most 123 bytes.
+        let reason = status == .unauthorized ? "401 unauthorized: token missing or not valid" : "403 forbidden: the token may not read this stream"
+        let refusal = WebSocketUpgradeMiddleware<Context>(shouldUpgrade: { _, _ in .upgrade(headers) }) { _, outbound, _ in
+            try await outbound.write(.text(text))
+            try await outbound.close(.policyViolation, reason: reason)
+        }
+        return try await refusal.handle(request, context: context) { _, _ in Response(status: .ok) }
+    }
+
+    static let streamSubprotocol = "ingestd.v1"
+
+    static func isStreamUpgrade(_ request: Request) -> Bool {
+        request.uri.path == streamPath && request.headers[values: .upgrade].contains { $0.lowercased() == "websocket" }
     }
 
     enum Presented: Equatable {
