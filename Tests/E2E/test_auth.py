@@ -484,3 +484,22 @@ def test_tls_serves_clients_that_trust_the_ca_refuses_plain_http_and_reloads_the
     wait_for(lambda: "auth reload failed" in d.log_path.read_text(), 10, "the failed TLS reload logged")
     assert d.peer_serial() == 2002
     assert d.get("/healthz")[0] == 200
+
+
+def test_an_unusable_certificate_or_key_stops_the_start_with_exit_78(workdir):
+    pki = workdir / "pki"
+    pki.mkdir()
+    make_ca(pki)
+    make_server_cert(pki, "server", 1)
+    make_server_cert(pki, "other", 2)
+    base = dict(os.environ, INGESTD_DATA_DIR=str(workdir / "data"), INGESTD_RULES_FILES="[]",
+                INGESTD_KAFKA_ENABLED="false", INGESTD_HTTP_LISTEN=f"127.0.0.1:{free_port()}")
+    cases = {
+        "missing": (pki / "nope.pem", pki / "server.key", b"not a readable PEM certificate"),
+        "mismatched": (pki / "server.pem", pki / "other.key", b"does not fit"),
+        "key is a certificate": (pki / "server.pem", pki / "server.pem", b"private key"),
+    }
+    for what, (cert, key, message) in cases.items():
+        env = dict(base, INGESTD_HTTP_TLS_CERTIFICATE=str(cert), INGESTD_HTTP_TLS_KEY=str(key))
+        result = subprocess.run([ingestd_bin(), "run"], env=env, capture_output=True, timeout=60)
+        assert result.returncode == 78 and message in result.stderr, (what, result.returncode, result.stderr[-2000:])

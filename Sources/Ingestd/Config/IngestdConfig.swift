@@ -80,7 +80,7 @@ struct IngestdConfig: Sendable {
     var auth = AuthSettings()
 
     /// `notifications.external_url`, or the listener's own address.
-    var externalURL: String { notifications.externalURL.isEmpty ? "http://\(http.host):\(http.port)" : notifications.externalURL }
+    var externalURL: String { notifications.externalURL.isEmpty ? "\(http.tls == nil ? "http" : "https")://\(http.host):\(http.port)" : notifications.externalURL }
 
     /// Environment variables that override keys: INGESTD_ + the key path in upper case with
     /// `_` for `.` (store.max_series → INGESTD_STORE_MAX_SERIES). Values are YAML, so lists work:
