@@ -337,7 +337,7 @@ private let tagged = EventParserOptions(tagKeys: ["team", "env"])
         }
         // Every reason the parser can give is covered above.
         let covered = Set(cases.map(\.2))
-        let decidedElsewhere: Set<RejectReason> = [.tooOld, .futureTimestamp, .seriesLimit, .costOverflow]
+        let decidedElsewhere: Set<RejectReason> = [.tooOld, .futureTimestamp, .seriesLimit, .costOverflow, .forbiddenAccount]
         #expect(covered.union(decidedElsewhere) == Set(RejectReason.allCases))
     }
 

@@ -57,16 +57,19 @@ public final class AlertHistory: Sendable {
     }
 
     /// Transitions at or after `sinceMillis` (evaluation time), oldest first, at most `limit`.
-    public func entries(sinceMillis: Int64, limit: Int) throws -> [Entry] {
+    /// `visible`: only transitions it accepts (an access scope), read until `limit` of them pass.
+    public func entries(sinceMillis: Int64, limit: Int, visible: ((AlertTransition) -> Bool)? = nil) throws -> [Entry] {
         try database.withConnection { connection in
-            try connection.withStatement("SELECT seq, body FROM alert_transition WHERE at >= ?1 ORDER BY seq LIMIT ?2") { query in
+            try connection.withStatement("SELECT seq, body FROM alert_transition WHERE at >= ?1 ORDER BY seq\(visible == nil ? " LIMIT ?2" : "")") { query in
                 try query.bind(sinceMillis, at: 1)
-                try query.bind(Int64(limit), at: 2)
+                if visible == nil { try query.bind(Int64(limit), at: 2) }
                 let decoder = Self.decoder()
                 var out: [Entry] = []
-                while try query.step() {
+                while out.count < limit, try query.step() {
                     let body = Data(query.string(at: 1).utf8)
-                    out.append(Entry(seq: query.int64(at: 0), transition: try decoder.decode(AlertTransition.self, from: body)))
+                    let transition = try decoder.decode(AlertTransition.self, from: body)
+                    if let visible, !visible(transition) { continue }
+                    out.append(Entry(seq: query.int64(at: 0), transition: transition))
                 }
                 return out
             }

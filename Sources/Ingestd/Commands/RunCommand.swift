@@ -29,7 +29,12 @@ struct RunCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "ingestd")
         do {
-            try await Daemon(config: settings, logger: logger, registry: registry, discardHTTPHistory: discardHTTPHistory).run()
+            try await Daemon(config: settings, logger: logger, registry: registry, discardHTTPHistory: discardHTTPHistory,
+                             configPath: config).run()
+        } catch let error as TLSCertificates.LoadError {
+            FileHandleOutput.standardError("ingestd: invalid TLS certificate or key\n\(error)\n")
+            logger.critical("invalid TLS certificate or key", metadata: ["error": "\(error)"])
+            throw ExitCode(78)
         } catch let error as ConfigErrors {
             // Invalid rule files at start: like a broken config, not something a restart fixes.
             FileHandleOutput.standardError("ingestd: invalid rule files\n\(error)\n")

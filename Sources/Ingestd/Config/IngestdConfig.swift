@@ -8,6 +8,8 @@ struct IngestdConfig: Sendable {
         var host = "127.0.0.1"
         var port = 9466
         var maxBodyBytes = 8 << 20
+        /// nil: plain HTTP.
+        var tls: TLSSettings?
     }
 
     struct Ingest: Sendable {
@@ -82,9 +84,10 @@ struct IngestdConfig: Sendable {
     var rules = Rules()
     var notifications = Notifications()
     var stream = LiveStream()
+    var auth = AuthSettings()
 
     /// `notifications.external_url`, or the listener's own address.
-    var externalURL: String { notifications.externalURL.isEmpty ? "http://\(http.host):\(http.port)" : notifications.externalURL }
+    var externalURL: String { notifications.externalURL.isEmpty ? "\(http.tls == nil ? "http" : "https")://\(http.host):\(http.port)" : notifications.externalURL }
 
     /// Environment variables that override keys: INGESTD_ + the key path in upper case with
     /// `_` for `.` (store.max_series → INGESTD_STORE_MAX_SERIES). Values are YAML, so lists work:
@@ -97,6 +100,7 @@ struct IngestdConfig: Sendable {
         "snapshot.interval", "shutdown.grace",
         "kafka.enabled", "kafka.brokers", "kafka.embedded_broker", "kafka.group_id", "kafka.topics", "kafka.dead_letter_topic", "kafka.poll_batch", "kafka.tansu_path", "kafka.embedded_port",
         "rules.files", "rules.evaluation_interval", "notifications.external_url", "stream.client_queue", "stream.max_clients",
+        "auth.tokens", "auth.metrics_open", "auth.allow_unauthenticated", "http.tls.certificate", "http.tls.key",
     ]
 
     static func environmentName(_ key: String) -> String {
@@ -128,7 +132,7 @@ struct IngestdConfig: Sendable {
             }
         }
         let reader = ConfigReader()
-        let config = decode(root, reader)
+        let config = decode(root, reader, environment: environment)
         let all = envErrors + reader.errors
         if !all.isEmpty { throw ConfigErrors(errors: all) }
         return config
@@ -144,14 +148,16 @@ struct IngestdConfig: Sendable {
     }
 
     // swiftlint:disable:next function_body_length
-    private static func decode(_ root: ConfigNode, _ r: ConfigReader) -> IngestdConfig {
+    private static func decode(_ root: ConfigNode, _ r: ConfigReader, environment: [String: String]) -> IngestdConfig {
         var c = IngestdConfig()
-        guard let top = r.mapping(root, "", allowed: ["data_dir", "log", "http", "store", "ingest", "snapshot", "shutdown", "kafka", "mappings", "rules", "notifications", "stream"]) else { return c }
+        guard let top = r.mapping(root, "", allowed: ["data_dir", "log", "http", "store", "ingest", "snapshot", "shutdown", "kafka", "mappings", "rules", "notifications", "stream", "auth"]) else { return c }
+        c.auth = AuthSettings.decode(top["auth"], r, environment: environment)
         if let v = r.string(top["data_dir"], "data_dir") { c.dataDir = v }
         if let log = r.mapping(top["log"], "log", allowed: ["level"]) {
             if let v = r.oneOf(log["level"], "log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) { c.logLevel = v }
         }
-        if let http = r.mapping(top["http"], "http", allowed: ["listen", "max_body_bytes"]) {
+        if let http = r.mapping(top["http"], "http", allowed: ["listen", "max_body_bytes", "tls"]) {
+            c.http.tls = TLSSettings.decode(http["tls"], r)
             if let v = r.string(http["listen"], "http.listen") {
                 if let colon = v.lastIndex(of: ":"), let port = Int(v[v.index(after: colon)...]), (0...65535).contains(port) {
                     c.http.host = String(v[..<colon])
@@ -327,6 +333,7 @@ struct IngestdConfig: Sendable {
     /// defaults name no brokers, so a daemon started with no config fails here, loudly, instead
     /// of quietly consuming from a throw-away demo broker under systemd.
     func validateForRun() throws(ConfigErrors) {
+        try validateListenerAuth()
         guard kafka.enabled else { return }
         let origin = ConfigOrigin.defaults
         if kafka.brokers.isEmpty && !kafka.embeddedBroker {

@@ -17,10 +17,12 @@ struct AlertsEndpoint {
     static let maxLimit = 10_000
 
     func register(on router: Router<IngestdRequestContext>) {
-        router.get("/v1/alerts") { _, _ in
-            JSONResponse.make(Active(alerts: table.active.map(Row.init)))
+        router.get("/v1/alerts") { _, context in
+            let scope = context.scope
+            return JSONResponse.make(Active(alerts: table.active.filter { scope.allows(labels: $0.labels) }.map(Row.init)))
         }
-        router.get("/v1/alerts/history") { request, _ in
+        router.get("/v1/alerts/history") { request, context in
+            let scope = context.scope
             let params = request.uri.queryParameters
             let since: Int64
             let limit: Int
@@ -38,9 +40,11 @@ struct AlertsEndpoint {
                 return JSONResponse.error(.badRequest, error.message)
             }
             do {
-                let durable = try await NIOThreadPool.singleton.runIfActive { try history.entries(sinceMillis: since, limit: limit) }
+                let durable = try await NIOThreadPool.singleton.runIfActive { 
+                    try history.entries(sinceMillis: since, limit: limit, visible: scope.isRestricted ? { scope.allows(labels: $0.labels) } : nil)
+                }
                 var rows = durable.map { HistoryRow($0.transition, seq: $0.seq) }
-                let unsaved = table.unsavedTransitions.filter { $0.at >= since }
+                let unsaved = table.unsavedTransitions.filter { $0.at >= since && scope.allows(labels: $0.labels) }
                 rows += unsaved.prefix(max(0, limit - rows.count)).map { HistoryRow($0, seq: nil) }
                 return JSONResponse.make(History(transitions: rows))
             } catch {

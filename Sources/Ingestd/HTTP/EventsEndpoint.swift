@@ -18,7 +18,7 @@ struct EventsEndpoint {
     static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
 
     func register(on router: Router<IngestdRequestContext>) {
-        router.post("/v1/events") { request, _ -> Response in
+        router.post("/v1/events") { request, context -> Response in
             var request = request
             let key: String?
             do throws(InvalidKey) {
@@ -48,10 +48,11 @@ struct EventsEndpoint {
             }
             let now = clock()
             let format = request.uri.queryParameters["format"].map(String.init) ?? "coststream"
+            let accounts = context.scope.accounts.map(AccountAllowList.init)
             do {
                 // SQLite work (the journal's fsync) runs on the blocking pool, not an event loop.
                 let answer = try await NIOThreadPool.singleton.runIfActive {
-                    try sink.ingest(bytes, format: format, nowMillis: now, idempotencyKey: key)
+                    try sink.ingest(bytes, format: format, nowMillis: now, idempotencyKey: key, accounts: accounts)
                 }
                 return JSONResponse.response(answer.body, status: answer.status)
             } catch let unknown as HTTPEventSink.UnknownFormat {

@@ -14,7 +14,8 @@ struct NotificationsEndpoint {
     static let defaultLimit = 100
 
     func register(on router: Router<IngestdRequestContext>) {
-        router.get("/v1/notifications") { request, _ in
+        router.get("/v1/notifications") { request, context in
+            let scope = context.scope
             let params = request.uri.queryParameters
             let receiver = params["receiver"].map(String.init)
             var state: Receipt.State?
@@ -35,7 +36,9 @@ struct NotificationsEndpoint {
             let (filter, count) = (state, limit)
             do {
                 let receipts = try await NIOThreadPool.singleton.runIfActive {
-                    try outbox.receipts(receiver: receiver, state: filter, limit: count)
+                    // A scoped token sees a notification only when every alert in it is one of its accounts'.
+                    try outbox.receipts(receiver: receiver, state: filter, limit: count,
+                                        visible: scope.isRestricted ? { $0.alerts.allSatisfy { scope.allows(labels: $0.labels) } } : nil)
                 }
                 return JSONResponse.make(Answer(notifications: receipts.map(Row.init)))
             } catch {

@@ -10,6 +10,8 @@ struct RulesEndpoint {
     let registry: RuleRegistry
     let evaluator: RuleEvaluator
     let reloader: RuleReloader
+    /// Tokens and TLS certificate, reloaded with the rules.
+    var access: AccessReloader?
 
     func register(on router: Router<IngestdRequestContext>) {
         router.get("/v1/rules") { _, _ in
@@ -17,7 +19,12 @@ struct RulesEndpoint {
         }
         router.post("/v1/reload") { _, _ in
             let status = reloader.reload(reason: "POST /v1/reload")
-            return JSONResponse.make(Reload(status), status: status.successful ? .ok : .unprocessableContent)
+            var answer = Reload(status)
+            if let outcome = access?.reload(reason: "POST /v1/reload") {
+                answer.access = .init(successful: outcome.successful, errors: outcome.errors)
+            }
+            let ok = status.successful && answer.access?.successful != false
+            return JSONResponse.make(answer, status: ok ? .ok : .unprocessableContent)
         }
     }
 
@@ -25,6 +32,9 @@ struct RulesEndpoint {
         let successful: Bool
         let at: String
         let errors: [String]
+        /// The tokens and TLS certificate (absent without a config file to reread).
+        var access: Access?
+        struct Access: Encodable { let successful: Bool; let errors: [String] }
         init(_ s: RuleRegistry.ReloadStatus) {
             successful = s.successful
             at = UTCCalendar.iso8601(millis: s.atMillis)

@@ -16,10 +16,13 @@ struct SeriesEndpoint {
     let readiness: Readiness
 
     func register(on router: Router<IngestdRequestContext>) {
-        router.get("/v1/series") { request, _ in
+        router.get("/v1/series") { request, context in
             let params = request.uri.queryParameters
             do {
-                let query = try Self.parse(params)
+                var parsed = try Self.parse(params)
+                // A scoped token's query only ever reaches its accounts' series.
+                if let scoped = try context.scope.seriesMatcher() { parsed.matchers.append(scoped) }
+                let query = parsed
                 let at = try Self.instant(params["at"].map(String.init)) ?? clock()
                 // Off the event loop: a query over many series is milliseconds of CPU, and it can
                 // wait on a shard lock held through the HTTP journal's fsync.

@@ -16,7 +16,7 @@ struct SilencesEndpoint {
     static let maxBodyBytes = 64 << 10
 
     func register(on router: Router<IngestdRequestContext>) {
-        router.post("/v1/silences") { request, _ in
+        router.post("/v1/silences") { request, context in
             var request = request
             let body: ByteBuffer
             do { body = try await request.collectBody(upTo: Self.maxBodyBytes) } catch {
@@ -27,13 +27,17 @@ struct SilencesEndpoint {
             do throws(BadRequest) { draft = try Self.draft(Data(buffer: body), now: now) } catch {
                 return JSONResponse.error(.badRequest, error.message)
             }
+            if let accounts = context.scope.accounts, !Self.pinned(draft.matchers, to: context.scope) {
+                return JSONResponse.error(.forbidden, "this token is limited to the accounts \(accounts.sorted().joined(separator: ", ")): a silence it creates must match account=\"…\" exactly, for one of them")
+            }
             do throws(SilenceStore.Failure) {
                 return JSONResponse.make(Row(try silences.create(draft, now: now), now: now), status: .created)
             } catch {
                 return Self.failure(error)
             }
         }
-        router.get("/v1/silences") { request, _ in
+        router.get("/v1/silences") { request, context in
+            let scope = context.scope
             let now = clock()
             var state: Silence.State?
             if let text = request.uri.queryParameters["state"] {
@@ -42,15 +46,20 @@ struct SilencesEndpoint {
                 }
                 state = s
             }
-            return JSONResponse.make(List(silences: silences.list(state: state, now: now).map { Row($0, now: now) }))
+            return JSONResponse.make(List(silences: silences.list(state: state, now: now).filter { Self.pinned($0.matcherText, to: scope) }.map { Row($0, now: now) }))
         }
         router.get("/v1/silences/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
-            guard let silence = silences.silence(id: id) else { return Self.failure(.notFound(id)) }
+            guard let silence = silences.silence(id: id), Self.pinned(silence.matcherText, to: context.scope) else { return Self.failure(.notFound(id)) }
             return JSONResponse.make(Row(silence, now: clock()))
         }
         router.delete("/v1/silences/:id") { _, context in
             let now = clock()
+            let id = context.parameters.get("id") ?? ""
+            // Another account's silence is as absent for a scoped token as one that never existed.
+            if context.scope.isRestricted, silences.silence(id: id).map({ Self.pinned($0.matcherText, to: context.scope) }) != true {
+                return Self.failure(.notFound(id))
+            }
             do throws(SilenceStore.Failure) {
                 return JSONResponse.make(Row(try silences.expire(id: context.parameters.get("id") ?? "", now: now), now: now))
             } catch {
@@ -60,6 +69,14 @@ struct SilencesEndpoint {
     }
 
     struct BadRequest: Error { let message: String }
+
+    /// Whether a silence's selector pins `account="X"` (exactly) to an account of the scope:
+    /// only such silences are seen, created or expired by a scoped token.
+    static func pinned(_ matcherText: String, to scope: AccessScope) -> Bool {
+        guard scope.isRestricted else { return true }
+        guard let matchers = try? SeriesSelector.parse(matcherText) else { return false }
+        return matchers.contains { $0.name == "account" && $0.op == .equal && scope.allows(account: $0.value) }
+    }
 
     private static func failure(_ error: SilenceStore.Failure) -> Response {
         switch error {

@@ -1,6 +1,8 @@
 import Foundation
 import Alerts
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import Metrics
@@ -17,6 +19,8 @@ struct Daemon {
     let registry: PrometheusCollectorRegistry
     /// `--discard-http-history`: accept losing HTTP history that a store layout change cannot convert.
     var discardHTTPHistory = false
+    /// Reread on SIGHUP and POST /v1/reload for the tokens and the TLS certificate.
+    var configPath: String?
 
     func run() async throws {
         let dataDir = URL(fileURLWithPath: config.dataDir)
@@ -99,9 +103,18 @@ struct Daemon {
         services.append(NotificationService(notifier: notifier, silences: silences, logger: logger))
         services.append(RuleEvaluationService(registry: rules, evaluator: evaluator, reloader: reloader,
                                               readiness: readiness, notifier: notifier, stream: stream, logger: logger))
-        services.append(RuleReloadSignalService(reloader: reloader))
+        let tokens = TokenStore(config.auth)
+        let certificates = try config.http.tls.map { settings throws(TLSCertificates.LoadError) in try TLSCertificates(settings) }
+        let access = AccessReloader(configPath: configPath, started: config, tokens: tokens, certificates: certificates, logger: logger)
+        if !config.auth.enabled {
+            logger.warning("auth.tokens is empty: the HTTP API is open to anyone who can reach the listener (README: Auth and TLS)",
+                           metadata: ["listen": "\(config.http.host):\(config.http.port)"])
+        }
+        services.append(RuleReloadSignalService(reloader: reloader, access: access))
 
         let router = Router(context: IngestdRequestContext.self)
+        // First: every route and the /v1/stream upgrade pass the token check.
+        router.add(middleware: AuthMiddleware(tokens: tokens, logger: logger))
         HealthEndpoints(readiness: readiness).register(on: router)
         MetricsEndpoint(registry: registry, refresh: { [kafka] in
             StoreGauges.refresh(store, quarantine: quarantine)
@@ -109,19 +122,23 @@ struct Daemon {
         }).register(on: router)
         EventsEndpoint(sink: sink, maxBodyBytes: config.http.maxBodyBytes, clock: WallClock.nowMillis).register(on: router)
         SeriesEndpoint(store: store, clock: WallClock.nowMillis, readiness: readiness).register(on: router)
-        RulesEndpoint(registry: rules, evaluator: evaluator, reloader: reloader).register(on: router)
+        RulesEndpoint(registry: rules, evaluator: evaluator, reloader: reloader, access: access).register(on: router)
         SilencesEndpoint(silences: silences, clock: WallClock.nowMillis).register(on: router)
         NotificationsEndpoint(outbox: outbox).register(on: router)
         StreamEndpoint(hub: stream.hub, store: store, logger: logger).register(on: router)
         AlertsEndpoint(table: alerts, history: AlertHistory(database: database), clock: WallClock.nowMillis).register(on: router)
         PageEndpoint().register(on: router)
+        // The WebSocket upgrade (/v1/stream) shares the listener and its middleware (auth).
+        let plain: HTTPServerBuilder = .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(closeTimeout: .seconds(5)))
         let app = Application(
             router: router,
-            // The WebSocket upgrade (/v1/stream) shares the listener and its middleware (auth).
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(closeTimeout: .seconds(5))),
+            // TLS wraps the whole channel, upgrade included: plain HTTP on this port fails its handshake.
+            server: try certificates.map { try HTTPServerBuilder.tls(plain, tlsConfiguration: $0.serverConfiguration()) } ?? plain,
             configuration: .init(address: .hostname(config.http.host, port: config.http.port), serverName: "ingestd"),
             onServerRunning: { channel in
-                logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+                logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")",
+                                                    "tls": "\(certificates == nil ? "off" : "on")",
+                                                    "auth": "\(config.auth.enabled ? "\(config.auth.tokens.count) tokens" : "off")"])
             },
             logger: logger)
         services.append(app)

@@ -75,9 +75,12 @@ final class HTTPEventSink: Sendable {
     /// With `idempotencyKey`, a key seen in the last 24 h returns its first answer unchanged
     /// (or throws `KeyReused` when the body or format differs) and nothing is applied,
     /// journaled, quarantined or counted.
-    func ingest(_ body: [UInt8], format: String = "coststream", nowMillis: Int64, idempotencyKey: String? = nil) throws -> Answer {
+    /// `accounts`: the token's accounts; an event for any other is rejected as `forbidden_account`.
+    func ingest(_ body: [UInt8], format: String = "coststream", nowMillis: Int64, idempotencyKey: String? = nil,
+                accounts: AccountAllowList? = nil) throws -> Answer {
         guard let options = formats[format] else { throw UnknownFormat(name: format, known: formats.keys.sorted()) }
-        let requestHash = idempotencyKey.map { _ in Self.requestHash(body, format: format) } ?? []
+        // A scoped token's repeat is "the same request" only under the same scope.
+        let requestHash = idempotencyKey.map { _ in Self.requestHash(body, format: format + (accounts.map { "\u{0}" + $0.key } ?? "")) } ?? []
         let requestID = requests.wrappingAdd(1, ordering: .relaxed).newValue
         let parser = EventParser(options: options)
         let ingestor = EventIngestor(source: .http, quarantine: quarantine, logger: logger,
@@ -96,7 +99,8 @@ final class HTTPEventSink: Sendable {
                 for (index, range) in ranges.enumerated() {
                     let event = UnsafeRawBufferPointer(rebasing: bytes[range])
                     if let rejection = ingestor.ingest(event, parser: parser, writer: writer,
-                                                       position: .request(id: requestID, index: index), nowMillis: nowMillis) {
+                                                       position: .request(id: requestID, index: index), nowMillis: nowMillis,
+                                                       accounts: accounts) {
                         report.errors.append(.init(index: index, reason: rejection.reason.rawValue, message: rejection.detail))
                     } else {
                         accepted.append((parser.timestampMillis, parser.cost, Self.encodeLabels(parser)))

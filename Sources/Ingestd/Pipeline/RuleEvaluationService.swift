@@ -79,15 +79,20 @@ extension Duration {
     }
 }
 
-/// SIGHUP reloads the rules (and only the rules: the config is read at start).
+/// SIGHUP reloads the rules, and the tokens and TLS certificate (`access`); other config keys
+/// are read at start.
 struct RuleReloadSignalService: Service {
     let reloader: RuleReloader
+    var access: AccessReloader?
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         // Ends at graceful shutdown like every other service (the group waits for all of them).
         try? await cancelWhenGracefulShutdown {
-            for await _ in signals { reloader.reload(reason: "SIGHUP") }
+            for await _ in signals {
+                reloader.reload(reason: "SIGHUP")
+                access?.reload(reason: "SIGHUP")
+            }
         }
     }
 }

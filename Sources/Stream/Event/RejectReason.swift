@@ -15,6 +15,8 @@ public enum RejectReason: String, Sendable, CaseIterable, Codable {
     case futureTimestamp = "future_timestamp"  // further ahead of the clock than store.max_future_skew
     case seriesLimit = "series_limit"          // would create a series beyond store.max_series
     case costOverflow = "cost_overflow"        // would make a bucket's sum infinite
+    // Decided by the request's access scope (HTTP only; last, so the indexes above keep their meaning):
+    case forbiddenAccount = "forbidden_account" // the token may not post events for this account
 }
 
 /// A rejected event: the reason and a human-readable detail ("field \"cost\": expected a number

@@ -33,11 +33,17 @@ public final class EventIngestor {
     @inline(__always)
     @discardableResult
     public func ingest(_ bytes: UnsafeRawBufferPointer, parser: EventParser, writer: borrowing ShardWriter,
-                       position: QuarantinePosition, nowMillis: Int64) -> EventRejection? {
+                       position: QuarantinePosition, nowMillis: Int64, accounts: AccountAllowList? = nil) -> EventRejection? {
         let rejection: EventRejection
         if let bad = parser.parse(bytes) {
             writer.countRejected(bad.reason)
             rejection = bad
+        } else if let accounts, !accounts.contains(parser.labelValue(0)) {
+            // Counted and logged, never stored: not even the quarantine keeps another account's event.
+            writer.countRejected(.forbiddenAccount)
+            let forbidden = EventRejection(.forbiddenAccount, accounts.refusal(parser.labelValue(0)))
+            record(forbidden, bytes: nil, position: position, nowMillis: nowMillis)
+            return forbidden
         } else if let reason = writer.apply(parser, timestampMillis: parser.timestampMillis, cost: parser.cost) {
             rejection = EventRejection(reason, Self.storeDetail(reason, timestampMillis: parser.timestampMillis, cost: parser.cost))
         } else {

@@ -165,7 +165,10 @@ public final class Outbox: Sendable {
     // MARK: - Receipts
 
     /// Receipts for GET /v1/notifications, newest first, at most `limit`.
-    public func receipts(receiver: String?, state: Receipt.State?, limit: Int) throws -> [Receipt] {
+    /// `visible`: only receipts whose message it accepts (an access scope); rows are read until
+    /// `limit` of them pass, so a scoped reader still gets up to `limit`.
+    public func receipts(receiver: String?, state: Receipt.State?, limit: Int,
+                         visible: ((NotificationMessage) -> Bool)? = nil) throws -> [Receipt] {
         try database.withConnection { connection in
             // Only the filters given, so SQLite can walk the (receiver, id) or (state, id) index.
             var filters: [String] = []
@@ -174,14 +177,20 @@ public final class Outbox: Sendable {
             let condition = filters.isEmpty ? "" : "WHERE " + filters.joined(separator: " AND ")
             return try connection.withStatement("""
                 SELECT id, receiver, fallback_of, group_key, idempotency_key, status, alerts, state, attempts,
-                       created_at, next_attempt_at, last_error, delivered_at, dead_at
-                FROM outbox \(condition) ORDER BY id DESC LIMIT ?3
+                       created_at, next_attempt_at, last_error, delivered_at, dead_at\(visible == nil ? "" : ", message")
+                FROM outbox \(condition) ORDER BY id DESC\(visible == nil ? " LIMIT ?3" : "")
                 """) { query in
                 if let receiver { try query.bind(receiver, at: 1) }
                 if let state { try query.bind(state.rawValue, at: 2) }
-                try query.bind(Int64(max(0, limit)), at: 3)
+                if visible == nil { try query.bind(Int64(max(0, limit)), at: 3) }
                 var out: [Receipt] = []
-                while try query.step() {
+                let decoder = Self.decoder()
+                while out.count < limit, try query.step() {
+                    if let visible {
+                        // A message that does not decode shows nothing it could leak.
+                        guard let message = try? decoder.decode(NotificationMessage.self, from: Data(query.string(at: 14).utf8)),
+                              visible(message) else { continue }
+                    }
                     out.append(Receipt(
                         id: query.int64(at: 0), receiver: query.string(at: 1), fallbackOf: query.optionalString(at: 2),
                         groupKey: query.string(at: 3), idempotencyKey: query.string(at: 4),
