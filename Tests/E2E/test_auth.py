@@ -503,3 +503,47 @@ def test_an_unusable_certificate_or_key_stops_the_start_with_exit_78(workdir):
         env = dict(base, INGESTD_HTTP_TLS_CERTIFICATE=str(cert), INGESTD_HTTP_TLS_KEY=str(key))
         result = subprocess.run([ingestd_bin(), "run"], env=env, capture_output=True, timeout=60)
         assert result.returncode == 78 and message in result.stderr, (what, result.returncode, result.stderr[-2000:])
+
+
+def test_a_stream_token_for_account_a_gets_nothing_of_account_b(workdir, daemons):
+    """The stream applies the token's scope to every event and tick: A's alerts arrive, B's and
+    the rule reloads (which name every account's rules) do not, cost sums cover A only."""
+    import asyncio
+    import websockets
+    tokens = Tokens()
+    d, _ = start(workdir, daemons, "kafka:\n  enabled: false\n" + tokens.yaml(), rules=RULES)
+    url = d.url.replace("http://", "ws://") + "/v1/stream"
+
+    async def run():
+        async with websockets.connect(url, subprotocols=["ingestd.v1", "bearer." + tokens.secret["reader_a"]]) as a, \
+                websockets.connect(url, additional_headers={"Authorization": "Bearer " + tokens.secret["reader"]}) as everyone:
+            for ws in (a, everyone):
+                assert json.loads(await ws.recv())["type"] == "hello"
+                await ws.send(json.dumps({"type": "subscribe", "id": "all", "kinds": ["alert", "notification", "reload"]}))
+                assert json.loads(await ws.recv())["type"] == "subscribed"
+            await a.send(json.dumps({"type": "subscribe", "id": "spend", "kinds": ["cost"],
+                                     "cost": {"window": "1h", "by": ["service"], "every": "1s"}}))
+            assert json.loads(await a.recv())["type"] == "subscribed"
+            body = (event("A", 150) + "\n" + event("B", 200) + "\n").encode()
+            assert call(d, "POST", "/v1/events", tokens.secret["writer"], body)[0] == 200
+            assert call(d, "POST", "/v1/reload", tokens.secret["admin"], b"")[0] == 200
+            seen_everyone = []
+            while not ({"A", "B"} <= {m["data"]["labels"]["account"] for m in seen_everyone if m.get("kind") == "alert"}
+                       and any(m.get("kind") == "reload" for m in seen_everyone)):
+                seen_everyone.append(json.loads(await asyncio.wait_for(everyone.recv(), 15)))
+            seen_a = []
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline:
+                try:
+                    seen_a.append(json.loads(await asyncio.wait_for(a.recv(), 0.5)))
+                except asyncio.TimeoutError:
+                    pass
+            return seen_a
+
+    seen_a = asyncio.run(run())
+    events = [m for m in seen_a if m["type"] == "event"]
+    assert events and {m["data"]["labels"]["account"] for m in events} == {"A"}, events
+    assert all(m["kind"] == "alert" for m in events), "no reload events for a scoped token"
+    ticks = [m for m in seen_a if m["type"] == "cost"]
+    assert ticks and all(row["value"] == 150 for t in ticks for row in t["series"] if t["series"]), ticks
+    assert any(t["series"] for t in ticks), "A's spend shows in the ticks"
