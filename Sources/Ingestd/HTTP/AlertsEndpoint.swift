@@ -98,8 +98,12 @@ struct AlertsEndpoint {
         let activeAt: String
         let startsAt: String?
 
-        init(_ t: AlertTransition, seq: Int64?) {
+        /// The stream sends this row without a history `seq` (its messages carry their own).
+        let includesSeq: Bool
+
+        init(_ t: AlertTransition, seq: Int64?, includesSeq: Bool = true) {
             self.seq = seq
+            self.includesSeq = includesSeq
             at = UTCCalendar.iso8601(millis: t.at)
             state = t.state.rawValue
             rule = t.rule
@@ -114,7 +118,7 @@ struct AlertsEndpoint {
 
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(seq, forKey: .seq) // explicit null: "not durable yet"
+            if includesSeq { try c.encode(seq, forKey: .seq) } // explicit null: "not durable yet"
             try c.encode(at, forKey: .at)
             try c.encode(state, forKey: .state)
             try c.encode(rule, forKey: .rule)

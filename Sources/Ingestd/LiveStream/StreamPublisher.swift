@@ -21,7 +21,7 @@ final class StreamPublisher: Sendable {
 
     func alerts(_ transitions: [AlertTransition]) {
         hub.publish(transitions.map { t in
-            StreamEvent(kind: .alert, atMillis: t.at, labels: [t.labels], data: Self.json(AlertData(t)))
+            StreamEvent(kind: .alert, atMillis: t.at, labels: [t.labels], data: Self.json(AlertsEndpoint.HistoryRow(t, seq: nil, includesSeq: false)))
         })
     }
 
@@ -43,34 +43,6 @@ final class StreamPublisher: Sendable {
 
     private static func json(_ value: some Encodable) -> String {
         (try? String(decoding: JSONResponse.encode(value), as: UTF8.self)) ?? "null"
-    }
-
-    /// An alert transition as `/v1/alerts/history` shows it, without the history's own seq.
-    struct AlertData: Encodable {
-        let at: String
-        let state: String
-        let rule: String
-        let fingerprint: String
-        let labels: [String: String]
-        let annotations: [String: String]
-        let value: Double
-        let measure: Double
-        let activeAt: String
-        let startsAt: String?
-
-        init(_ t: AlertTransition) {
-            at = UTCCalendar.iso8601WithMillis(millis: t.at)
-            state = t.state.rawValue
-            rule = t.rule
-            fingerprint = t.fingerprint
-            labels = t.labels
-            annotations = t.annotations
-            // The stream's JSON must always encode: values are finite, but never trust that here.
-            value = t.value.isFinite ? t.value : 0
-            measure = t.measure.isFinite ? t.measure : 0
-            activeAt = UTCCalendar.iso8601WithMillis(millis: t.activeAt)
-            startsAt = t.firedAt.map(UTCCalendar.iso8601WithMillis(millis:))
-        }
     }
 }
 
