@@ -14,6 +14,12 @@ import Synchronization
 public final class RuleEvaluator: Sendable {
     public let engine: PartitionEngine
     public let table: AlertTable
+    /// Anomaly rules' detectors, saved with the partitions like alerts.
+    public let detectors = DetectorTable()
+    /// Per anomaly rule, the end of the newest step its detectors were fed (in memory: after a
+    /// restart the first round looks back `AnomalySteps.catchUp` steps, and each detector takes
+    /// only the steps after its own last one).
+    let fedThroughStore = Mutex<[String: Int64]>([:])
     private let healthByRule = Mutex<[String: RuleHealth]>([:])
     private let paused = Mutex<String?>(nil)
     /// Each rule's groups from its last round (rounds run one at a time; reload clears them).
@@ -22,6 +28,7 @@ public final class RuleEvaluator: Sendable {
     public init(engine: PartitionEngine, table: AlertTable) {
         self.engine = engine
         self.table = table
+        engine.register(detectors)
     }
 
     public static func ruleKey(group: String, rule: String) -> String { "\(group)/\(rule)" }
@@ -50,6 +57,8 @@ public final class RuleEvaluator: Sendable {
         // A rule that kept its name may have changed what it selects or groups by.
         groupCaches.withLock { $0 = [:] }
         table.retain(rules: rules)
+        detectors.retain(rules: rules)
+        fedThroughStore.withLock { $0 = $0.filter { rules.contains($0.key) } }
     }
 
     /// Evaluates `groups` at `atMillis` (wall clock live, the scheduled event time in backtest).
@@ -82,13 +91,14 @@ public final class RuleEvaluator: Sendable {
         round.rules = probes.count
 
         // 2. One scan for all of them.
-        if !probes.isEmpty {
-            let index = RuleIndex(probes)
+        let scanned = probes.filter(\.needsScan)
+        if !scanned.isEmpty {
+            let index = RuleIndex(scanned)
             round.scan = store.scan { series in
                 let labels = series.labels
-                index.forEachMatch(labels) { p in probes[p].add(series, labels: labels) }
+                index.forEachMatch(labels) { p in scanned[p].add(series, labels: labels) }
             }
-            for probe in probes {
+            for probe in scanned {
                 probe.cache.finishScan()
                 caches[probe.ruleKey] = probe.cache
             }
@@ -96,11 +106,18 @@ public final class RuleEvaluator: Sendable {
         }
 
         // 3. One life-cycle step per alert; changes applied per owning partition.
-        var changesByOwner: [String: (changes: [(AlertKey, Alert?)], transitions: [AlertTransition])] = [:]
+        var changesByOwner: [String: OwnerChanges] = [:]
         for (p, probe) in probes.enumerated() {
             let ruleBegan = clock.now
             let existing = existingByProbe[p]
-            let observations = observe(probe, existing: existing, at: at)
+            let observations: [String: AlertObservation]
+            if case .anomaly(let settings) = probe.rule.kind {
+                let (found, learned) = observeAnomalies(probe, settings, existing: existing)
+                observations = found
+                for (owner, key, detector) in learned { changesByOwner[owner, default: OwnerChanges()].detectors.append((key, detector)) }
+            } else {
+                observations = observe(probe, existing: existing, at: at)
+            }
             var fingerprints = Set(existing.keys.map(\.fingerprint))
             fingerprints.formUnion(observations.keys)
             for fingerprint in fingerprints.sorted() {
@@ -111,8 +128,8 @@ public final class RuleEvaluator: Sendable {
                                                                at: at, render: { render(probe.rule, $0) })
                 guard let owner = before?.owner ?? observation?.owner else { continue }
                 if after != before || !transitions.isEmpty {
-                    changesByOwner[owner, default: ([], [])].changes.append((key, after))
-                    changesByOwner[owner, default: ([], [])].transitions.append(contentsOf: transitions)
+                    changesByOwner[owner, default: OwnerChanges()].changes.append((key, after))
+                    changesByOwner[owner, default: OwnerChanges()].transitions.append(contentsOf: transitions)
                 }
             }
             let seconds = Self.seconds(clock.now - ruleBegan)
@@ -127,11 +144,19 @@ public final class RuleEvaluator: Sendable {
         for (owner, change) in changesByOwner.sorted(by: { $0.key < $1.key }) {
             let applied: Void? = engine.updateExisting(owner) { _ in
                 table.apply(partition: owner, changes: change.changes, transitions: change.transitions)
+                detectors.apply(partition: owner, change.detectors)
             }
             if applied != nil { round.transitions.append(contentsOf: change.transitions) }
         }
         round.duration = clock.now - began
         return round
+    }
+
+    /// What one round changes in one owning partition.
+    private struct OwnerChanges {
+        var changes: [(AlertKey, Alert?)] = []
+        var transitions: [AlertTransition] = []
+        var detectors: [(AlertKey, AnomalyDetector)] = []
     }
 
     public static func seconds(_ d: Duration) -> Double {
@@ -155,6 +180,8 @@ public final class RuleEvaluator: Sendable {
             previous = try store.plan(span, offsetSeconds: offset, atMillis: at)
         case .budget:
             span = .monthToDate
+        case .anomaly(let settings):
+            return try planAnomaly(rule, settings, key: key, labelNames: labelNames, at: at, cache: cache)
         }
         let main = try store.plan(span, atMillis: at)
         let noData = try rule.noDataSeconds.map { seconds throws(QueryError) in try store.plan(.last(seconds: seconds), atMillis: at) }
@@ -215,6 +242,8 @@ public final class RuleEvaluator: Sendable {
             }
             let value = group.main.value(rule.aggregation, buckets: probe.main.buckets)
             switch rule.kind {
+            case .anomaly:
+                break  // observeAnomalies
             case .threshold:
                 add(nil, value: value, measure: value, matches: rule.matches(value), holds: rule.holds(value))
             case .change(_, let minChange):

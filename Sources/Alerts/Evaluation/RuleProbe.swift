@@ -17,12 +17,21 @@ final class RuleProbe {
     /// The closed windows of earlier evaluations of this rule's firing alerts, by evaluation time.
     let rechecks: [Int64: PlannedSpan]
     let needsBuckets: Bool
+    /// anomaly: the step length when steps completed since the last round (their sums per
+    /// bucket are read); nil: nothing new, no scan.
+    let anomalyStepMillis: Int64?
+    var needsScan: Bool {
+        if case .anomaly = rule.kind { return anomalyStepMillis != nil }
+        return true
+    }
     /// The rule's groups, kept from round to round (see `RuleGroups`).
     let cache: RuleGroups
     var groups: [Group] { cache.groups }
 
     final class Group: @unchecked Sendable {
         let values: [String]
+        /// anomaly: the alert labels and fingerprint of the group, made once.
+        private var identity: (labels: [String: String], fingerprint: String)?
         /// The smallest shard key among the group's series this round: the partition that owns
         /// its alerts.
         var owner = ""
@@ -36,6 +45,17 @@ final class RuleProbe {
         var rechecks: [Int64: Double] = [:]
 
         init(values: [String]) { self.values = values }
+
+        func alertIdentity(rule: Rule, byNames: [String]) -> (labels: [String: String], fingerprint: String) {
+            if let identity { return identity }
+            var labels = rule.labels
+            for (name, value) in zip(byNames, values) { labels[name] = value }
+            labels["alertname"] = rule.name
+            labels["severity"] = rule.severity
+            let made = (labels, AlertFingerprint.of(labels))
+            identity = made
+            return made
+        }
 
         func reset(buckets: Int?, previousBuckets: Int?) {
             series = 0
@@ -64,7 +84,7 @@ final class RuleProbe {
     }
 
     init(rule: Rule, ruleKey: String, labelNames: [String], main: PlannedSpan, previous: PlannedSpan?,
-         noData: PlannedSpan?, rechecks: [Int64: PlannedSpan], cache: RuleGroups?) {
+         noData: PlannedSpan?, rechecks: [Int64: PlannedSpan], cache: RuleGroups?, anomalyStepMillis: Int64? = nil) {
         self.rule = rule
         self.ruleKey = ruleKey
         self.matchers = rule.matchers.map { LabelMatcher.Compiled($0, labelNames: labelNames) }
@@ -76,7 +96,9 @@ final class RuleProbe {
         self.previous = previous
         self.noData = noData
         self.rechecks = rechecks
-        self.needsBuckets = rule.aggregation == .min || rule.aggregation == .max
+        self.anomalyStepMillis = anomalyStepMillis
+        let isAnomaly = if case .anomaly = rule.kind { true } else { false }
+        self.needsBuckets = rule.aggregation == .min || rule.aggregation == .max || isAnomaly
         let byIndex = self.byIndex
         let cache = cache.flatMap { $0.byIndex == byIndex ? $0 : nil } ?? RuleGroups(byIndex: byIndex)
         self.cache = cache
@@ -93,6 +115,10 @@ final class RuleProbe {
     /// Adds one series to its group.
     func add(_ series: borrowing ScannedSeries, labels: [String]) {
         let group = cache.group(of: series.index, shard: series.shard, labels: labels)
+        // A group first seen in this scan has no bucket arrays yet.
+        if needsBuckets && group.series == 0 && group.main.buckets == nil {
+            group.reset(buckets: main.buckets, previousBuckets: previous?.buckets)
+        }
         // `!=` first: equal keys are the same string, which compares without reading it.
         if group.series == 0 || (series.shard != group.owner && series.shard < group.owner) { group.owner = series.shard }
         group.series += 1

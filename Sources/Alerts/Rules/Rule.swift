@@ -16,6 +16,9 @@ public struct Rule: Sendable {
         /// Percent of `amount` used month-to-date (`actual`) or projected to the month's end
         /// (`forecast`); each basis is its own alert, labelled `basis`.
         case budget(amount: Double, bases: [BudgetBasis])
+        /// A streaming detector per group, one point per step (`AnomalyDetector`); the measure
+        /// is the impact so far, compared with the minimum amount.
+        case anomaly(AnomalySettings)
     }
 
     public enum BudgetBasis: String, Sendable, CaseIterable { case actual, forecast }

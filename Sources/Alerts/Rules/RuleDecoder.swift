@@ -13,6 +13,7 @@ struct RuleDecoder {
         "threshold": ["window", "aggregate"],
         "change": ["window", "aggregate", "offset", "min_change"],
         "budget": ["amount", "basis"],
+        "anomaly": ["resolution", "sensitivity", "min_impact", "detector"],
     ]
     /// Labels the evaluator sets on every alert; `labels:` cannot override them.
     static let reservedLabels = ["alertname", "severity", "no_data", "basis"]
@@ -24,7 +25,8 @@ struct RuleDecoder {
     func decode(_ node: ConfigNode) -> Rule? {
         let r = reader
         let before = r.errors.count
-        let allKeys = Self.common + ["window", "aggregate", "offset", "min_change", "amount", "basis"]
+        let allKeys = Self.common + ["window", "aggregate", "offset", "min_change", "amount", "basis", "resolution", "sensitivity",
+                                                 "min_impact", "detector"]
         guard let m = r.mapping(node, "", allowed: allKeys) else {
             if case .null = node { r.fail(node.origin, "an empty rule: a rule needs alert: and kind:") }
             return nil
@@ -42,21 +44,28 @@ struct RuleDecoder {
         // The kind decides which other keys apply and how the thresholds read.
         var kindName: String?
         if let text = r.string(m["kind"], "kind") {
-            if text == "anomaly" {
-                r.fail(m["kind"]!.origin, "the anomaly kind comes with the detectors (not yet available)")
-            } else if Self.kindKeys[text] == nil {
-                r.fail(m["kind"]!.origin, "kind must be threshold, change or budget, got \"\(text)\"")
+            if Self.kindKeys[text] == nil {
+                r.fail(m["kind"]!.origin, "kind must be threshold, change, budget or anomaly, got \"\(text)\"")
             } else {
                 kindName = text
             }
         } else if m["kind"] == nil {
-            r.fail(origin, "rule \"\(name ?? "")\" needs kind: threshold, change or budget")
+            r.fail(origin, "rule \"\(name ?? "")\" needs kind: threshold, change, budget or anomaly")
         }
         guard let kindName else { return nil }
-        let allowed = Set(Self.common + Self.kindKeys[kindName]!).subtracting(kindName == "budget" ? ["below", "resolve_above"] : [])
+        let comparisonKeys: Set<String> = ["above", "below", "resolve_below", "resolve_above"]
+        let notAllowed: Set<String> = switch kindName {
+        case "budget": ["below", "resolve_above"]
+        case "anomaly": comparisonKeys
+        default: []
+        }
+        let allowed = Set(Self.common + Self.kindKeys[kindName]!).subtracting(notAllowed)
         for key in m.keys.sorted() where !allowed.contains(key) {
             let why = kindName == "budget" && (key == "below" || key == "resolve_above")
-                ? "budget rules alert above a percentage of the amount" : "it applies to \(Self.kinds(using: key)) rules"
+                ? "budget rules alert above a percentage of the amount"
+                : kindName == "anomaly" && comparisonKeys.contains(key)
+                ? "the detector decides (sensitivity:) and min_impact: says how much excess may alert"
+                : "it applies to \(Self.kinds(using: key)) rules"
             r.fail(keyOrigin[key] ?? node.origin, "\(key) does not apply to \(kindName) rules: \(why)")
         }
         let percent = kindName != "threshold"
@@ -77,7 +86,7 @@ struct RuleDecoder {
         let hasBelow = m["below"] != nil && allowed.contains("below")
         if m["above"] != nil && hasBelow {
             r.fail(keyOrigin["below"]!, "give one of above: or below:, not both")
-        } else if m["above"] == nil && !hasBelow && kindName != "budget" {
+        } else if m["above"] == nil && !hasBelow && kindName != "budget" && kindName != "anomaly" {
             r.fail(origin, "rule \"\(rule.name)\" needs above: or below: (the threshold)")
         }
         rule.comparison = hasBelow && m["above"] == nil ? .below : .above
@@ -101,6 +110,9 @@ struct RuleDecoder {
 
         // The kind's own keys, and what the store must hold for it.
         switch kindName {
+        case "anomaly":
+            rule.aggregation = .sum
+            rule.kind = .anomaly(decodeAnomaly(m, origin: origin, keyOrigin: keyOrigin, rule: &rule))
         case "budget":
             rule.windowSeconds = 0
             rule.aggregation = .sum
@@ -178,6 +190,46 @@ struct RuleDecoder {
             }
         }
         return by
+    }
+
+    /// `resolution`, `sensitivity`, `detector`, and `min_impact: {amount:, percent:}` (both
+    /// required: an anomaly must matter in money and relative to what was expected).
+    private func decodeAnomaly(_ m: [String: ConfigNode], origin: ConfigOrigin, keyOrigin: [String: ConfigOrigin],
+                               rule: inout Rule) -> AnomalySettings {
+        let r = reader
+        var settings = AnomalySettings(minImpactAmount: 0, minImpactPercent: 0)
+        if let step = r.duration(m["resolution"], "resolution") {
+            if step < 60 || step > 86_400 || 86_400 % step != 0 || (step < 3600 && 3600 % step != 0) {
+                r.fail(m["resolution"]!.origin, "resolution must divide an hour (1m, 5m, 15m, 1h…) or a day (2h, 6h, 1d), got \(DurationText.format(seconds: step))")
+            } else {
+                settings.stepSeconds = step
+            }
+        }
+        rule.windowSeconds = settings.stepSeconds
+        if let problem = store.spanProblem(settings.stepSeconds) {
+            r.fail(keyOrigin["resolution"] ?? keyOrigin["kind"] ?? origin, "no resolution in store.resolutions holds one \(DurationText.format(seconds: settings.stepSeconds)) step: \(problem)")
+        }
+        if let v = r.oneOf(m["sensitivity"], "sensitivity", AnomalySettings.Sensitivity.allCases.map(\.rawValue)) {
+            settings.sensitivity = AnomalySettings.Sensitivity(rawValue: v)!
+        }
+        if let v = r.oneOf(m["detector"], "detector", AnomalySettings.Method.allCases.map(\.rawValue)) {
+            settings.method = AnomalySettings.Method(rawValue: v)!
+        }
+        guard let node = m["min_impact"] else {
+            r.fail(origin, "anomaly rule \"\(rule.name)\" needs min_impact: {amount: A, percent: P} (the excess, in the group's currency and in percent of what was expected, that an anomaly must reach before it alerts)")
+            return settings
+        }
+        guard let impact = r.mapping(node, "min_impact", allowed: ["amount", "percent"]) else { return settings }
+        if impact["amount"] == nil || impact["percent"] == nil {
+            r.fail(node.origin, "min_impact needs both amount: and percent: (0 for either means no minimum)")
+        }
+        if let v = number(impact["amount"], "min_impact.amount", percent: false, kind: "anomaly") {
+            if v < 0 { r.fail(impact["amount"]!.origin, "min_impact.amount must be ≥ 0, got \(TemplateFormat.plain(v))") } else { settings.minImpactAmount = v }
+        }
+        if let v = number(impact["percent"], "min_impact.percent", percent: true, kind: "anomaly") {
+            if v < 0 || v > Self.maxPercent { r.fail(impact["percent"]!.origin, "min_impact.percent must be from 0% to 1000000%, got \(TemplateFormat.plain(v))") } else { settings.minImpactPercent = v }
+        }
+        return settings
     }
 
     private func decodeBases(_ node: ConfigNode?) -> [Rule.BudgetBasis] {
@@ -281,7 +333,7 @@ struct RuleDecoder {
     }
 
     private static func kinds(using key: String) -> String {
-        let kinds = ["threshold", "change", "budget"].filter { kindKeys[$0]!.contains(key) }
+        let kinds = ["threshold", "change", "budget", "anomaly"].filter { kindKeys[$0]!.contains(key) }
         return kinds.joined(separator: " and ")
     }
 

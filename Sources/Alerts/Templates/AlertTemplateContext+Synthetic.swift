@@ -18,6 +18,14 @@ extension AlertTemplateContext {
             return AlertTemplateContext(alertname: rule.name, severity: rule.severity, labels: labels, value: 1234.56,
                                         measure: 52.3, threshold: rule.threshold, previous: 810.67, change: 423.89,
                                         window: window, noData: noData)
+        case .anomaly(let settings):
+            var c = AlertTemplateContext(alertname: rule.name, severity: rule.severity, labels: labels, value: 412.5,
+                                         measure: 318.2, threshold: settings.minImpactAmount, window: window, noData: noData)
+            c.expected = 94.3
+            c.lower = 61.0
+            c.upper = 127.6
+            c.reason = AnomalyDecision.Reason.spike.rawValue
+            return c
         case .budget(let amount, let bases):
             let basis = bases.first?.rawValue ?? Rule.BudgetBasis.actual.rawValue
             labels["basis"] = basis

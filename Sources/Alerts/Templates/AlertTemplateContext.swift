@@ -19,6 +19,12 @@ public struct AlertTemplateContext: Sendable {
     /// budget: the amount and which basis (`actual` / `forecast`).
     public var budget: Double?
     public var basis: String?
+    /// anomaly: the band the observed step (`value`) was judged against, the impact so far
+    /// (`measure`) and why (`spike` or `shift`).
+    public var expected: Double?
+    public var lower: Double?
+    public var upper: Double?
+    public var reason: String?
     /// The window as written (`1h`), or `month-to-date`.
     public var window: String
     /// True for the alert a `no_data:` condition raises.

@@ -36,7 +36,7 @@ enum TemplateValueKind: String {
 /// The top of the template's context: the variables of `AlertTemplateContext`.
 struct TemplateRootScope: MustacheParent, MustacheCustomRenderable {
     static let variables = ["alertname", "severity", "labels", "value", "measure", "threshold", "previous", "change",
-                            "budget", "basis", "window", "currency", "no_data"]
+                            "budget", "basis", "expected", "lower", "upper", "reason", "window", "currency", "no_data"]
 
     let context: AlertTemplateContext
     let lookups: TemplateLookups
@@ -54,6 +54,10 @@ struct TemplateRootScope: MustacheParent, MustacheCustomRenderable {
         case "change": return c.change.map { number($0, name) } ?? unset(name)
         case "budget": return c.budget.map { number($0, name) } ?? unset(name)
         case "basis": return c.basis.map { text($0, name) } ?? unset(name)
+        case "expected": return c.expected.map { number($0, name) } ?? unset(name)
+        case "lower": return c.lower.map { number($0, name) } ?? unset(name)
+        case "upper": return c.upper.map { number($0, name) } ?? unset(name)
+        case "reason": return c.reason.map { text($0, name) } ?? unset(name)
         case "window": return text(c.window, name)
         case "currency": return text(c.currency, name)
         case "no_data": return TemplateFlag(value: c.noData, name: name, lookups: lookups)

@@ -92,7 +92,11 @@ struct RulesEndpoint {
                 let key = RuleEvaluator.ruleKey(group: g.name, rule: r.name)
                 let health = evaluator.health(key)
                 let kind: String, window: String, unit: String
+                var threshold = "\(r.comparison.rawValue) \(r.threshold)"
                 switch r.kind {
+                case .anomaly(let a):
+                    (kind, window, unit) = ("anomaly", "\(DurationText.format(seconds: a.stepSeconds)) steps, \(a.method.rawValue) detector, \(a.sensitivity.rawValue) sensitivity", "")
+                    threshold = "impact at least \(a.minImpactAmount) and \(a.minImpactPercent)%"
                 case .threshold: (kind, window, unit) = ("threshold", DurationText.format(seconds: r.windowSeconds), "")
                 case .change(let offset, let minChange):
                     (kind, window, unit) = ("change", "\(DurationText.format(seconds: r.windowSeconds)) vs \(DurationText.format(seconds: offset)) earlier, min change \(minChange)", "%")
@@ -100,7 +104,7 @@ struct RulesEndpoint {
                     (kind, window, unit) = ("budget", "month-to-date of \(amount) (\(bases.map(\.rawValue).joined(separator: ", ")))", "%")
                 }
                 return RuleRow(alert: r.name, kind: kind, match: r.matchText, by: r.by, window: window,
-                               threshold: "\(r.comparison.rawValue) \(r.threshold)\(unit)", resolve: r.resolveThreshold,
+                               threshold: threshold + unit, resolve: r.resolveThreshold,
                                forDuration: DurationText.format(seconds: r.forSeconds),
                                keepFiringFor: DurationText.format(seconds: r.keepFiringForSeconds),
                                noData: r.noDataSeconds.map { DurationText.format(seconds: $0) }, severity: r.severity,

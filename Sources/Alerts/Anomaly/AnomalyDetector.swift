@@ -1,0 +1,163 @@
+/// One series' (or group's) streaming anomaly detector: one point per step, one pass, no
+/// look-ahead, fixed memory (≈ 1 KiB; `SeasonalBaseline`).
+///
+/// How the parts combine, and why:
+/// - The **seasonal baseline** (median of the same hour on the last seven days) says what is
+///   normal *now*: nightly batch jobs, office hours and weekends (the same hour a week back) and
+///   first-of-month fees (the first of last month) are expected, so they never alert.
+/// - Its **spread** is the larger of the seasonal MAD (how much that hour varies from day to
+///   day) and an **EWMA of squared residuals** (how far the series strayed from its baseline
+///   lately), with a floor of 5 % of the expected value: a flat series with no noise does not
+///   alert on a cent.
+/// - A **spike** is a step above the band (expected + k·spread). One bad hour is caught the
+///   hour it ends.
+/// - A **CUSUM** of the standardized residuals catches what no single step shows: a level shift
+///   of +40 % or a ramp of a few percent a day adds up until it crosses its limit.
+/// - Either way the **impact** — the excess since the anomaly began — must reach both the
+///   rule's minimum amount and percentage before it counts: a $3 wobble never pages anyone.
+/// - What the baseline learns from an anomalous step is damped (10 % of its excess), so an
+///   incident does not teach the detector that incidents are normal, while a lasting new level
+///   is learned over days (or at once, when an operator marks it planned).
+public struct AnomalyDetector: Sendable {
+    static let formatVersion: UInt8 = 1
+    /// Share of an anomalous step's excess the baseline learns.
+    static let anomalyLearningRate = 0.1
+    /// The smallest spread, relative to the expected value and absolute.
+    static let relativeFloor = 0.05
+    static let absoluteFloor = 0.01
+    /// Days of data before any alert.
+    static let warmUpDays = 3
+
+    public let stepSeconds: Int64
+    public let method: AnomalySettings.Method
+    private var seasonal: SeasonalBaseline
+    private var residuals: ResidualEWMA
+    private var cusum = LevelShiftCUSUM()
+    private var zscore: RollingZScore
+    /// Excess and expected amount over the current run of steps above the band.
+    private var runImpact = 0.0
+    private var runExpected = 0.0
+    private(set) var steps: Int64 = 0
+    /// The last step judged and what was decided about it.
+    public private(set) var last: AnomalyDecision?
+
+    public init(stepSeconds: Int64, method: AnomalySettings.Method) {
+        self.stepSeconds = stepSeconds
+        self.method = method
+        seasonal = SeasonalBaseline(stepSeconds: stepSeconds)
+        residuals = ResidualEWMA(stepSeconds: stepSeconds)
+        zscore = RollingZScore(stepSeconds: stepSeconds)
+    }
+
+    /// The start of the next step it expects (nil before the first).
+    public var nextStepStart: Int64? { last.map { $0.stepStart + stepSeconds * 1000 } }
+
+    private var warmUpSteps: Int64 { Int64(Self.warmUpDays) * 86_400 / stepSeconds }
+
+    /// Judges the step starting at `start` (its sum `x`) and learns from it.
+    @discardableResult
+    public mutating func observe(_ x: Double, stepStart start: Int64, settings: AnomalySettings) -> AnomalyDecision {
+        let x = x.isFinite ? x : 0
+        let decision = method == .zscore ? observeZScore(x, start, settings) : observeSeasonal(x, start, settings)
+        steps += 1
+        last = decision
+        return decision
+    }
+
+    private mutating func observeSeasonal(_ x: Double, _ start: Int64, _ settings: AnomalySettings) -> AnomalyDecision {
+        let expectation = seasonal.expectation(at: start)
+        guard expectation.days >= SeasonalBaseline.minDays else {
+            seasonal.record(at: start, learned: x, observed: x)
+            let e = expectation.days > 0 ? expectation.median : x
+            return AnomalyDecision(stepStart: start, observed: x, expected: e, lower: e, upper: e, impact: 0, reason: nil, warmingUp: true)
+        }
+        let e = expectation.median
+        let k = settings.sensitivity.bandSigmas
+        let spread = max(expectation.spread, residuals.standardDeviation, Self.relativeFloor * abs(e), Self.absoluteFloor)
+        var upper = e + k * spread
+        if let week = expectation.sameWeekday { upper = max(upper, week * 1.1) }
+        if let month = expectation.monthStart { upper = max(upper, month * 1.2 + k * spread) }
+        let lower = e - k * spread
+        let residual = x - e
+
+        if x > upper {
+            runImpact += residual
+            runExpected += e
+        } else {
+            runImpact = 0
+            runExpected = 0
+        }
+        cusum.add(z: residual / spread, residual: residual, expected: e, cap: k)
+        let spike = x > upper && settings.isMaterial(impact: runImpact, expected: runExpected)
+        let shift = cusum.sum > settings.sensitivity.cusumLimit && settings.isMaterial(impact: cusum.impact, expected: cusum.expected)
+        let reason: AnomalyDecision.Reason? = spike ? .spike : (shift ? .shift : nil)
+        let impact = reason == nil ? 0 : max(spike ? runImpact : 0, shift ? cusum.impact : 0)
+
+        residuals.add(residual, clip: k * spread)
+        let learned = reason == nil ? x : e + Self.anomalyLearningRate * residual
+        seasonal.record(at: start, learned: learned, observed: x)
+        return AnomalyDecision(stepStart: start, observed: x, expected: e, lower: lower, upper: upper, impact: impact,
+                               reason: reason, warmingUp: steps < warmUpSteps)
+    }
+
+    private mutating func observeZScore(_ x: Double, _ start: Int64, _ settings: AnomalySettings) -> AnomalyDecision {
+        defer { zscore.add(x) }
+        guard let (mean, sd) = zscore.stats else {
+            return AnomalyDecision(stepStart: start, observed: x, expected: x, lower: x, upper: x, impact: 0, reason: nil, warmingUp: true)
+        }
+        let upper = mean + RollingZScore.threshold * sd
+        if x > upper {
+            runImpact += x - mean
+            runExpected += mean
+        } else {
+            runImpact = 0
+            runExpected = 0
+        }
+        let spike = x > upper && settings.isMaterial(impact: runImpact, expected: runExpected)
+        return AnomalyDecision(stepStart: start, observed: x, expected: mean, lower: mean - RollingZScore.threshold * sd,
+                               upper: upper, impact: spike ? runImpact : 0, reason: spike ? .spike : nil, warmingUp: false)
+    }
+
+    // MARK: State
+
+    public func encode() -> [UInt8] {
+        var w = ByteWriter()
+        w.put(Self.formatVersion)
+        w.put(stepSeconds)
+        w.put(UInt8(method == .seasonal ? 0 : 1))
+        seasonal.encode(into: &w)
+        residuals.encode(into: &w)
+        cusum.encode(into: &w)
+        zscore.encode(into: &w)
+        w.put(runImpact); w.put(runExpected); w.put(steps)
+        w.put(last != nil)
+        if let d = last {
+            w.put(d.stepStart); w.put(d.observed); w.put(d.expected); w.put(d.lower); w.put(d.upper); w.put(d.impact)
+            w.put(UInt8(d.reason == nil ? 0 : d.reason == .spike ? 1 : 2)); w.put(d.warmingUp)
+        }
+        return w.bytes
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        var r = ByteReader(bytes)
+        guard try r.get(UInt8.self) == Self.formatVersion else { throw ByteReader.Truncated() }
+        let step: Int64 = try r.get()
+        guard step >= 1, step <= 86_400 * 7 else { throw ByteReader.Truncated() }
+        let method: AnomalySettings.Method = try r.get(UInt8.self) == 0 ? .seasonal : .zscore
+        self.init(stepSeconds: step, method: method)
+        seasonal = try SeasonalBaseline(stepSeconds: step, from: &r)
+        residuals = try ResidualEWMA(stepSeconds: step, from: &r)
+        cusum = try LevelShiftCUSUM(from: &r)
+        zscore = try RollingZScore(stepSeconds: step, from: &r)
+        runImpact = try r.double(); runExpected = try r.double(); steps = try r.get()
+        if try r.bool() {
+            let start: Int64 = try r.get()
+            let observed = try r.double(), expected = try r.double(), lower = try r.double(), upper = try r.double(), impact = try r.double()
+            let reasonCode: UInt8 = try r.get()
+            let warming = try r.bool()
+            last = AnomalyDecision(stepStart: start, observed: observed, expected: expected, lower: lower, upper: upper,
+                                   impact: impact, reason: reasonCode == 1 ? .spike : (reasonCode == 2 ? .shift : nil), warmingUp: warming)
+        }
+        guard r.isAtEnd else { throw ByteReader.Truncated() }
+    }
+}
