@@ -33,6 +33,9 @@ public struct AnomalyDetector: Sendable {
     private var seasonal: SeasonalBaseline
     private var residuals: ResidualEWMA
     private var cusum = LevelShiftCUSUM()
+    private var window: JudgedWindow
+    /// The verdict of the last whole window (see `observeSeasonal`).
+    private var windowVerdict: (reason: AnomalyDecision.Reason?, impact: Double) = (nil, 0)
     private var zscore: RollingZScore
     /// Excess and expected amount over the current run of steps above the band.
     private var runImpact = 0.0
@@ -45,7 +48,8 @@ public struct AnomalyDetector: Sendable {
         self.stepSeconds = stepSeconds
         self.method = method
         seasonal = SeasonalBaseline(stepSeconds: stepSeconds)
-        residuals = ResidualEWMA(stepSeconds: stepSeconds)
+        window = JudgedWindow(stepSeconds: stepSeconds)
+        residuals = ResidualEWMA(stepSeconds: window.seconds)
         zscore = RollingZScore(stepSeconds: stepSeconds)
     }
 
@@ -71,33 +75,50 @@ public struct AnomalyDetector: Sendable {
             let e = expectation.days > 0 ? expectation.median : x
             return AnomalyDecision(stepStart: start, observed: x, expected: e, lower: e, upper: e, impact: 0, reason: nil, warmingUp: true)
         }
-        let e = expectation.median
+        let stepExpected = expectation.median
+        let ends = window.add(stepStart: start, x)
+        // Judged: the window's sum so far against what the whole window is expected to hold.
+        let observed = window.partial
+        let steps = Double(window.length)
+        let e = stepExpected * steps
         let k = settings.sensitivity.bandSigmas
-        let spread = max(expectation.spread, residuals.standardDeviation, Self.relativeFloor * abs(e), Self.absoluteFloor)
+        let spread = max(expectation.spread * steps, residuals.standardDeviation, Self.relativeFloor * abs(e), Self.absoluteFloor)
         var upper = e + k * spread
-        if let week = expectation.sameWeekday { upper = max(upper, week * 1.1) }
-        if let month = expectation.monthStart { upper = max(upper, month * 1.2 + k * spread) }
+        if let week = expectation.sameWeekday { upper = max(upper, week * steps * 1.1) }
+        if let month = expectation.monthStart { upper = max(upper, month * steps * 1.2 + k * spread) }
         let lower = e - k * spread
-        let residual = x - e
+        let residual = observed - e
 
-        if x > upper {
-            runImpact += residual
-            runExpected += e
-        } else {
-            runImpact = 0
-            runExpected = 0
+        var reason: AnomalyDecision.Reason?
+        var impact = 0.0
+        if observed > upper, settings.isMaterial(impact: runImpact + residual, expected: runExpected + e) {
+            reason = .spike
+            impact = runImpact + residual
         }
-        cusum.add(z: residual / spread, residual: residual, expected: e, cap: k)
-        let spike = x > upper && settings.isMaterial(impact: runImpact, expected: runExpected)
-        let shift = cusum.sum > settings.sensitivity.cusumLimit && settings.isMaterial(impact: cusum.impact, expected: cusum.expected)
-        let reason: AnomalyDecision.Reason? = spike ? .spike : (shift ? .shift : nil)
-        let impact = reason == nil ? 0 : max(spike ? runImpact : 0, shift ? cusum.impact : 0)
-
-        residuals.add(residual, clip: k * spread)
-        let learned = reason == nil ? x : e + Self.anomalyLearningRate * residual
+        if ends {
+            if observed > upper {
+                runImpact += residual
+                runExpected += e
+            } else {
+                runImpact = 0
+                runExpected = 0
+            }
+            cusum.add(z: residual / spread, residual: residual, expected: e, cap: k)
+            residuals.add(residual, clip: k * spread)
+            if cusum.sum > settings.sensitivity.cusumLimit && settings.isMaterial(impact: cusum.impact, expected: cusum.expected) {
+                if reason == nil { reason = .shift }
+                impact = max(impact, cusum.impact)
+            }
+            windowVerdict = (reason, impact)
+        } else if reason == nil {
+            // Before the window ends, the last whole window's verdict stands: an alert neither
+            // resolves nor starts on a partial hour that is merely not above its band yet.
+            (reason, impact) = windowVerdict
+        }
+        let learned = reason == nil ? x : stepExpected + Self.anomalyLearningRate * (x - stepExpected)
         seasonal.record(at: start, learned: learned, observed: x)
-        return AnomalyDecision(stepStart: start, observed: x, expected: e, lower: lower, upper: upper, impact: impact,
-                               reason: reason, warmingUp: steps < warmUpSteps)
+        return AnomalyDecision(stepStart: start, observed: observed, expected: e, lower: lower, upper: upper, impact: impact,
+                               reason: reason, warmingUp: self.steps < warmUpSteps)
     }
 
     private mutating func observeZScore(_ x: Double, _ start: Int64, _ settings: AnomalySettings) -> AnomalyDecision {
@@ -127,6 +148,8 @@ public struct AnomalyDetector: Sendable {
         w.put(UInt8(method == .seasonal ? 0 : 1))
         seasonal.encode(into: &w)
         residuals.encode(into: &w)
+        window.encode(into: &w)
+        w.put(UInt8(windowVerdict.reason == nil ? 0 : windowVerdict.reason == .spike ? 1 : 2)); w.put(windowVerdict.impact)
         cusum.encode(into: &w)
         zscore.encode(into: &w)
         w.put(runImpact); w.put(runExpected); w.put(steps)
@@ -146,7 +169,10 @@ public struct AnomalyDetector: Sendable {
         let method: AnomalySettings.Method = try r.get(UInt8.self) == 0 ? .seasonal : .zscore
         self.init(stepSeconds: step, method: method)
         seasonal = try SeasonalBaseline(stepSeconds: step, from: &r)
-        residuals = try ResidualEWMA(stepSeconds: step, from: &r)
+        residuals = try ResidualEWMA(stepSeconds: window.seconds, from: &r)
+        window = try JudgedWindow(stepSeconds: step, from: &r)
+        let verdict: UInt8 = try r.get()
+        windowVerdict = (verdict == 1 ? .spike : verdict == 2 ? .shift : nil, try r.double())
         cusum = try LevelShiftCUSUM(from: &r)
         zscore = try RollingZScore(stepSeconds: step, from: &r)
         runImpact = try r.double(); runExpected = try r.double(); steps = try r.get()

@@ -8,7 +8,7 @@ import Stream
 /// is expected at 03:00 and nowhere else; one unusual day (an earlier incident, a weekend) moves
 /// a median of seven by at most one rank. Days are kept at hourly slots whatever the step (a
 /// 5-minute step is compared with the mean 5-minute step of that hour), so memory is fixed:
-/// 8 days × 24 slots + 24 month-start slots, as Float (≈ 0.9 KiB a series).
+/// 8 days × 24 slots + 2 × 24 month-start slots, as Float (≈ 1 KiB a series).
 struct SeasonalBaseline: Sendable {
     /// Rows of days kept: seven full previous days while the eighth fills.
     static let rows = 8
@@ -26,9 +26,13 @@ struct SeasonalBaseline: Sendable {
     private var fillKey: Int64 = -1
     private var fillSum = 0.0
     private var fillCount = 0.0
-    /// Per-step means of the first day of the last month seen, and that day's number.
+    /// Per-step means of the first day of an earlier month, and that day's number.
     private(set) var monthStart: [Float]
     private(set) var monthStartDay: Int32 = .min
+    /// The first of the current month while it is being recorded; it replaces `monthStart` once
+    /// a later day begins (until then, the 1st's later steps still compare with last month's).
+    private var monthFilling: [Float]
+    private var monthFillingDay: Int32 = .min
 
     init(stepSeconds: Int64) {
         stepMillis = stepSeconds * 1000
@@ -36,6 +40,7 @@ struct SeasonalBaseline: Sendable {
         values = Array(repeating: .nan, count: Self.rows * slotsPerDay)
         rowDay = Array(repeating: .min, count: Self.rows)
         monthStart = Array(repeating: .nan, count: slotsPerDay)
+        monthFilling = Array(repeating: .nan, count: slotsPerDay)
     }
 
     struct Expectation {
@@ -93,13 +98,17 @@ struct SeasonalBaseline: Sendable {
         fillSum += learned
         fillCount += 1
         values[row * slotsPerDay + s] = Float(fillSum / fillCount)
+        if monthFillingDay != .min, Int64(monthFillingDay) < d {
+            monthStart = monthFilling
+            monthStartDay = monthFillingDay
+            monthFillingDay = .min
+        }
         if UTCCalendar.monthStart(containing: t) == d * 86_400_000 {
-            if Int64(monthStartDay) != d {
-                monthStartDay = Int32(clamping: d)
-                for i in 0..<slotsPerDay { monthStart[i] = .nan }
+            if Int64(monthFillingDay) != d {
+                monthFillingDay = Int32(clamping: d)
+                for i in 0..<slotsPerDay { monthFilling[i] = .nan }
             }
-            // A per-step mean as well; the fill of this slot is the same as the profile's.
-            monthStart[s] = Float(observedMean(observed, slotKey: key))
+            monthFilling[s] = Float(observedMean(observed, slotKey: key))
         }
     }
 
@@ -125,6 +134,8 @@ struct SeasonalBaseline: Sendable {
         w.put(fillKey); w.put(fillSum); w.put(fillCount)
         w.put(monthStart)
         w.put(monthStartDay)
+        w.put(monthFilling)
+        w.put(monthFillingDay)
         w.put(monthFill.key); w.put(monthFill.sum); w.put(monthFill.count)
     }
 
@@ -139,6 +150,10 @@ struct SeasonalBaseline: Sendable {
         guard m.count == monthStart.count else { throw ByteReader.Truncated() }
         monthStart = m
         monthStartDay = try r.get()
+        let f = try r.floats(max: 24)
+        guard f.count == monthFilling.count else { throw ByteReader.Truncated() }
+        monthFilling = f
+        monthFillingDay = try r.get()
         monthFill = (try r.get(), try r.double(), try r.double())
     }
 }
