@@ -133,7 +133,7 @@ import Testing
             "F:9:14: by: \"acount\" is not a store label (did you mean \"account\"?)",
             "F:10:9: unknown key \"sevrity\" (did you mean \"severity\"?)",
             "F:11:9: duplicate alert name \"A\" in group \"g1\" (first at F:5:9)",
-            "F:12:15: the anomaly kind comes with the detectors (not yet available)",
+            "F:11:9: anomaly rule \"A\" needs min_impact: {amount: A, percent: P}",
             "F:13:9: change rule \"B\" needs offset:",
             "F:13:9: change rule \"B\" needs min_change:",
             "F:17:9: resolve_above goes with below: (with above:, use resolve_below)",
@@ -252,7 +252,7 @@ import Testing
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let groups = try loader.load(patterns: [root.path + "/rules/*.yaml"])
         let rules = groups.flatMap(\.rules)
-        #expect(Set(rules.map { "\($0.kind)".prefix(6) }) == ["thresh", "change", "budget"])
+        #expect(Set(rules.map { "\($0.kind)".prefix(6) }) == ["thresh", "change", "budget", "anomal"])
         #expect(rules.allSatisfy { !$0.annotations.isEmpty })
     }
 }

@@ -13,7 +13,8 @@ def test_the_example_rules_pass_with_the_default_config():
     # No FILES: the config's rules.files (rules/*.yaml, relative to the working directory).
     code, out, err = check("--config", "etc/ingestd.yaml")
     assert code == 0, err
-    assert out == "rules/spend.yaml: OK, 3 groups, 4 rules\nnotifications: no route: defined, alerts are not notified\n"
+    assert out == ("rules/anomaly.yaml: OK, 1 group, 1 rule\nrules/spend.yaml: OK, 3 groups, 4 rules\n"
+                   "notifications: no route: defined, alerts are not notified\n")
     assert err == ""
     # Named files, and the built-in defaults without --config, give the same answer.
     code, out, err = check(str(ROOT / "rules" / "spend.yaml"))
@@ -82,7 +83,7 @@ def test_a_broken_file_reports_every_mistake_with_its_position(tmp_path):
         f"{p}:19:25: basis[] must be one of actual, forecast",
         f"{p}:21:20: annotations.summary: template syntax error at line 1, column 25: a section is never closed",
         f'{p}:22:11: duplicate group name "spend" (first at {p}:2:11)',
-        f"{p}:25:15: the anomaly kind comes with the detectors (not yet available)",
+        f'{p}:24:9: anomaly rule "Other" needs min_impact: {{amount: A, percent: P}}',
     ]
     lines = err.splitlines()
     for prefix in expected:
