@@ -600,4 +600,5 @@ let benchmarks: @Sendable () -> Void = {
 
     registerRuleEvaluationBenchmarks()
     registerNotificationDeliveryBenchmarks()
+    registerAnomalyDetectorBenchmarks()
 }
