@@ -34,8 +34,17 @@ public struct AnomalyDetector: Sendable {
     private var residuals: ResidualEWMA
     private var cusum = LevelShiftCUSUM()
     private var window: JudgedWindow
+    /// `not_real` feedback on a spike raises the band at that hour of the day (the pattern: a job
+    /// nobody told us about) to 10 % above what was observed, as a multiple of the expected
+    /// value (0: none); on a shift it raises the CUSUM limit ×1.5, at most ×10.
+    public private(set) var spikeTolerance: [Float]
+    public private(set) var shiftMargin = 1.0
+    static let wideningStep = 1.5
+    static let maxWidening = 10.0
+    static let maxTolerance: Float = 1000
     /// The verdict of the last whole window (see `observeSeasonal`).
     private var windowVerdict: (reason: AnomalyDecision.Reason?, impact: Double) = (nil, 0)
+    private var history = DecisionHistory()
     private var zscore: RollingZScore
     /// Excess and expected amount over the current run of steps above the band.
     private var runImpact = 0.0
@@ -48,6 +57,7 @@ public struct AnomalyDetector: Sendable {
         self.stepSeconds = stepSeconds
         self.method = method
         seasonal = SeasonalBaseline(stepSeconds: stepSeconds)
+        spikeTolerance = Array(repeating: 0, count: seasonal.slotsPerDay)
         window = JudgedWindow(stepSeconds: stepSeconds)
         residuals = ResidualEWMA(stepSeconds: window.seconds)
         zscore = RollingZScore(stepSeconds: stepSeconds)
@@ -86,6 +96,8 @@ public struct AnomalyDetector: Sendable {
         var upper = e + k * spread
         if let week = expectation.sameWeekday { upper = max(upper, week * steps * 1.1) }
         if let month = expectation.monthStart { upper = max(upper, month * steps * 1.2 + k * spread) }
+        let tolerance = Double(spikeTolerance[seasonal.slot(start)])
+        if tolerance > 0 { upper = max(upper, e * tolerance) }
         let lower = e - k * spread
         let residual = observed - e
 
@@ -105,11 +117,12 @@ public struct AnomalyDetector: Sendable {
             }
             cusum.add(z: residual / spread, residual: residual, expected: e, cap: k)
             residuals.add(residual, clip: k * spread)
-            if cusum.sum > settings.sensitivity.cusumLimit && settings.isMaterial(impact: cusum.impact, expected: cusum.expected) {
+            if cusum.sum > settings.sensitivity.cusumLimit * shiftMargin && settings.isMaterial(impact: cusum.impact, expected: cusum.expected) {
                 if reason == nil { reason = .shift }
                 impact = max(impact, cusum.impact)
             }
             windowVerdict = (reason, impact)
+            history.record(start: window.start, observed: observed, expected: e, upper: upper, anomalous: reason != nil)
         } else if reason == nil {
             // Before the window ends, the last whole window's verdict stands: an alert neither
             // resolves nor starts on a partial hour that is merely not above its band yet.
@@ -139,6 +152,59 @@ public struct AnomalyDetector: Sendable {
                                upper: upper, impact: spike ? runImpact : 0, reason: spike ? .spike : nil, warmingUp: false)
     }
 
+    /// The last day of judged windows (oldest first) and the window in progress, if any.
+    public var recentWindows: [(start: Int64, observed: Double, expected: Double, upper: Double, anomalous: Bool)] {
+        history.points.map { ($0.start, $0.observed, $0.expected, $0.upper, $0.anomalous) }
+    }
+
+    // MARK: Feedback
+
+    /// An operator's verdict on this detector's latest anomaly (README: Anomaly rules, feedback).
+    public enum Feedback: String, Sendable, CaseIterable, Codable {
+        /// Confirmed: recorded, nothing changes.
+        case real
+        /// A false alarm: this kind of excursion (a spike, or a shift) needs a wider margin here.
+        case notReal = "not_real"
+        /// An intended change: the current level is the baseline from now on.
+        case planned
+    }
+
+    /// Applies feedback: `planned` rescales the learned profile to the level of the last judged
+    /// window, `not_real` widens the band for the anomaly's kind; both end the current anomaly
+    /// (the alert resolves at the next evaluation).
+    public mutating func apply(_ feedback: Feedback) {
+        guard feedback != .real else { return }
+        let reason = last?.reason ?? windowVerdict.reason ?? .spike
+        switch feedback {
+        case .real:
+            return
+        case .planned:
+            // The window so far, extrapolated to the whole window (a partial hour).
+            if let d = last, d.expected > 0, d.observed > 0, d.observed.isFinite {
+                let level = method == .seasonal ? d.observed / max(window.fraction, 1e-9) : d.observed
+                let ratio = max(0.01, min(100, level / d.expected))
+                seasonal.rescale(by: ratio)
+                residuals.rescale(by: ratio * ratio)
+            }
+        case .notReal:
+            if reason == .spike, let d = last, d.expected > 0, d.observed.isFinite {
+                let slot = seasonal.slot(d.stepStart)
+                spikeTolerance[slot] = min(Self.maxTolerance, max(spikeTolerance[slot], Float(1.1 * d.observed / d.expected)))
+            } else {
+                shiftMargin = min(Self.maxWidening, shiftMargin * Self.wideningStep)
+            }
+        }
+        cusum.reset()
+        runImpact = 0
+        runExpected = 0
+        windowVerdict = (nil, 0)
+        if var d = last {
+            d.reason = nil
+            d.impact = 0
+            last = d
+        }
+    }
+
     // MARK: State
 
     public func encode() -> [UInt8] {
@@ -153,6 +219,8 @@ public struct AnomalyDetector: Sendable {
         cusum.encode(into: &w)
         zscore.encode(into: &w)
         w.put(runImpact); w.put(runExpected); w.put(steps)
+        w.put(spikeTolerance); w.put(shiftMargin)
+        history.encode(into: &w)
         w.put(last != nil)
         if let d = last {
             w.put(d.stepStart); w.put(d.observed); w.put(d.expected); w.put(d.lower); w.put(d.upper); w.put(d.impact)
@@ -176,6 +244,14 @@ public struct AnomalyDetector: Sendable {
         cusum = try LevelShiftCUSUM(from: &r)
         zscore = try RollingZScore(stepSeconds: step, from: &r)
         runImpact = try r.double(); runExpected = try r.double(); steps = try r.get()
+        let margins = try r.floats(max: 24)
+        shiftMargin = try r.double()
+        guard margins.count == spikeTolerance.count, margins.allSatisfy({ $0 >= 0 && $0 <= Self.maxTolerance }),
+              shiftMargin >= 1, shiftMargin <= Self.maxWidening else {
+            throw ByteReader.Truncated()
+        }
+        spikeTolerance = margins
+        history = try DecisionHistory(from: &r)
         if try r.bool() {
             let start: Int64 = try r.get()
             let observed = try r.double(), expected = try r.double(), lower = try r.double(), upper = try r.double(), impact = try r.double()

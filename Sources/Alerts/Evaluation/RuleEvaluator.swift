@@ -20,6 +20,11 @@ public final class RuleEvaluator: Sendable {
     /// restart the first round looks back `AnomalySteps.catchUp` steps, and each detector takes
     /// only the steps after its own last one).
     let fedThroughStore = Mutex<[String: Int64]>([:])
+    /// Held for a whole round, and by feedback: a round reads every detector at its start and
+    /// writes them back at its end, so a change in between would be lost.
+    let roundLock = Mutex<Void>(())
+    /// Anomaly rules with a group that has no detector yet: their next round is a seed round.
+    let anomalySeedRequests = Mutex<Set<String>>([])
     private let healthByRule = Mutex<[String: RuleHealth]>([:])
     private let paused = Mutex<String?>(nil)
     /// Each rule's groups from its last round (rounds run one at a time; reload clears them).
@@ -59,11 +64,16 @@ public final class RuleEvaluator: Sendable {
         table.retain(rules: rules)
         detectors.retain(rules: rules)
         fedThroughStore.withLock { $0 = $0.filter { rules.contains($0.key) } }
+        anomalySeedRequests.withLock { $0 = $0.filter { rules.contains($0) } }
     }
 
     /// Evaluates `groups` at `atMillis` (wall clock live, the scheduled event time in backtest).
     @discardableResult
     public func evaluate(_ groups: [RuleGroup], atMillis at: Int64) -> Round {
+        roundLock.withLock { _ in evaluateRound(groups, atMillis: at) }
+    }
+
+    private func evaluateRound(_ groups: [RuleGroup], atMillis at: Int64) -> Round {
         let clock = ContinuousClock()
         let began = clock.now
         var round = Round()
@@ -114,7 +124,7 @@ public final class RuleEvaluator: Sendable {
             if case .anomaly(let settings) = probe.rule.kind {
                 let (found, learned) = observeAnomalies(probe, settings, existing: existing)
                 observations = found
-                for (owner, key, detector) in learned { changesByOwner[owner, default: OwnerChanges()].detectors.append((key, detector)) }
+                for (owner, key, detector, labels) in learned { changesByOwner[owner, default: OwnerChanges()].detectors.append((key, detector, labels)) }
             } else {
                 observations = observe(probe, existing: existing, at: at)
             }
@@ -156,7 +166,7 @@ public final class RuleEvaluator: Sendable {
     private struct OwnerChanges {
         var changes: [(AlertKey, Alert?)] = []
         var transitions: [AlertTransition] = []
-        var detectors: [(AlertKey, AnomalyDetector)] = []
+        var detectors: [(AlertKey, AnomalyDetector, [String: String])] = []
     }
 
     public static func seconds(_ d: Duration) -> Double {

@@ -20,6 +20,8 @@ final class RuleProbe {
     /// anomaly: the step length when steps completed since the last round (their sums per
     /// bucket are read); nil: nothing new, no scan.
     let anomalyStepMillis: Int64?
+    /// anomaly: a seed round (new detectors are created from all the steps read).
+    let anomalySeed: Bool
     var needsScan: Bool {
         if case .anomaly = rule.kind { return anomalyStepMillis != nil }
         return true
@@ -84,7 +86,8 @@ final class RuleProbe {
     }
 
     init(rule: Rule, ruleKey: String, labelNames: [String], main: PlannedSpan, previous: PlannedSpan?,
-         noData: PlannedSpan?, rechecks: [Int64: PlannedSpan], cache: RuleGroups?, anomalyStepMillis: Int64? = nil) {
+         noData: PlannedSpan?, rechecks: [Int64: PlannedSpan], cache: RuleGroups?, anomalyStepMillis: Int64? = nil,
+         anomalySeed: Bool = false) {
         self.rule = rule
         self.ruleKey = ruleKey
         self.matchers = rule.matchers.map { LabelMatcher.Compiled($0, labelNames: labelNames) }
@@ -97,6 +100,7 @@ final class RuleProbe {
         self.noData = noData
         self.rechecks = rechecks
         self.anomalyStepMillis = anomalyStepMillis
+        self.anomalySeed = anomalySeed
         let isAnomaly = if case .anomaly = rule.kind { true } else { false }
         self.needsBuckets = rule.aggregation == .min || rule.aggregation == .max || isAnomaly
         let byIndex = self.byIndex

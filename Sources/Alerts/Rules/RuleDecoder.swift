@@ -199,8 +199,8 @@ struct RuleDecoder {
         let r = reader
         var settings = AnomalySettings(minImpactAmount: 0, minImpactPercent: 0)
         if let step = r.duration(m["resolution"], "resolution") {
-            if step < 60 || step > 86_400 || 86_400 % step != 0 || (step < 3600 && 3600 % step != 0) {
-                r.fail(m["resolution"]!.origin, "resolution must divide an hour (1m, 5m, 15m, 1h…) or a day (2h, 6h, 1d), got \(DurationText.format(seconds: step))")
+            if step < 10 || step > 86_400 || 86_400 % step != 0 || (step < 3600 && 3600 % step != 0) {
+                r.fail(m["resolution"]!.origin, "resolution must be at least 10s and divide an hour (1m, 5m, 15m, 1h…) or a day (2h, 6h, 1d), got \(DurationText.format(seconds: step))")
             } else {
                 settings.stepSeconds = step
             }

@@ -18,6 +18,16 @@ public final class AlertHistory: Sendable {
             CREATE INDEX alert_transition_at ON alert_transition (at);
 
             """),
+        .init(version: 2, name: "anomaly feedback", sql: """
+            CREATE TABLE alert_feedback (
+                seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+                at          INTEGER NOT NULL,
+                rule        TEXT    NOT NULL,
+                fingerprint TEXT    NOT NULL,
+                body        TEXT    NOT NULL
+            );
+            CREATE INDEX alert_feedback_at ON alert_feedback (at);
+            """),
     ])
 
     /// A transition as history returns it: with its durable sequence number.

@@ -124,6 +124,7 @@ struct Daemon {
         SeriesEndpoint(store: store, clock: WallClock.nowMillis, readiness: readiness).register(on: router)
         RulesEndpoint(registry: rules, evaluator: evaluator, reloader: reloader, access: access).register(on: router)
         SilencesEndpoint(silences: silences, clock: WallClock.nowMillis).register(on: router)
+        AnomalyEndpoint(evaluator: evaluator, database: database, clock: WallClock.nowMillis).register(on: router)
         NotificationsEndpoint(outbox: outbox).register(on: router)
         StreamEndpoint(hub: stream.hub, store: store, logger: logger).register(on: router)
         AlertsEndpoint(table: alerts, history: AlertHistory(database: database), clock: WallClock.nowMillis).register(on: router)

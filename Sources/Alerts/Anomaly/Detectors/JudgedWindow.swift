@@ -9,6 +9,8 @@ struct JudgedWindow: Sendable {
     let stepMillis: Int64
     private(set) var start: Int64 = .min
     private(set) var partial = 0.0
+    /// Steps added to the current window so far.
+    private(set) var filled = 0
 
     init(stepSeconds: Int64) {
         length = Int(max(1, 3600 / stepSeconds))
@@ -23,16 +25,21 @@ struct JudgedWindow: Sendable {
     mutating func add(stepStart: Int64, _ x: Double) -> Bool {
         let w = windowMillis
         let windowStart = stepStart - ((stepStart % w) + w) % w
-        if windowStart != start { start = windowStart; partial = 0 }
+        if windowStart != start { start = windowStart; partial = 0; filled = 0 }
         partial += x
+        filled += 1
         return stepStart + stepMillis == windowStart + w
     }
 
-    func encode(into w: inout ByteWriter) { w.put(start); w.put(partial) }
+    /// The share of the window its steps so far cover.
+    var fraction: Double { Double(min(filled, length)) / Double(length) }
+
+    func encode(into w: inout ByteWriter) { w.put(start); w.put(partial); w.put(Int64(filled)) }
 
     init(stepSeconds: Int64, from r: inout ByteReader) throws {
         self.init(stepSeconds: stepSeconds)
         start = try r.get()
         partial = try r.double()
+        filled = Int(clamping: max(0, try r.get(Int64.self)))
     }
 }

@@ -25,6 +25,11 @@ struct ResidualEWMA: Sendable {
         samples += 1
     }
 
+    mutating func rescale(by factor: Double) {
+        variance *= factor
+        if !variance.isFinite { variance = 0 }
+    }
+
     func encode(into w: inout ByteWriter) { w.put(variance); w.put(Int64(samples)) }
 
     init(stepSeconds: Int64, from r: inout ByteReader) throws {

@@ -55,7 +55,7 @@ struct SeasonalBaseline: Sendable {
     }
 
     private func day(_ t: Int64) -> Int64 { Int64(floorDiv(t, 86_400_000)) }
-    private func slot(_ t: Int64) -> Int { Int(floorDiv(t - day(t) * 86_400_000, 86_400_000 / Int64(slotsPerDay))) }
+    func slot(_ t: Int64) -> Int { Int(floorDiv(t - day(t) * 86_400_000, 86_400_000 / Int64(slotsPerDay))) }
     private func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
 
     /// What the step starting at `t` is expected to be, from the days before its own.
@@ -118,6 +118,12 @@ struct SeasonalBaseline: Sendable {
         monthFill.sum += x
         monthFill.count += 1
         return monthFill.sum / monthFill.count
+    }
+
+    /// Scales what it learned of the daily profile (a planned change of level).
+    mutating func rescale(by ratio: Double) {
+        for i in values.indices where !values[i].isNaN { values[i] = Float(Double(values[i]) * ratio) }
+        fillSum *= ratio
     }
 
     static func median(_ xs: inout [Double]) -> Double {

@@ -29,6 +29,8 @@ enum AccessPolicy {
             let rest = segments.dropFirst()
             switch rest.first {
             case "events" where method == .post: return .role(.write, unscoped: false)
+            // An operator's verdict on an anomaly: scoped to the alert's account by the handler.
+            case "alerts" where method == .post && rest.count == 3 && rest.last == "feedback": return .role(.write, unscoped: false)
             case "reload": return .role(.admin, unscoped: true)
             case "rules": return .role(reads ? .read : .admin, unscoped: true)
             case "silences" where !reads: return .role(.admin, unscoped: false)
