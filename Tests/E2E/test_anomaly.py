@@ -92,6 +92,10 @@ def test_an_anomaly_rule_learns_from_history_fires_on_a_spike_survives_kill_9_an
     assert alert["value"] >= 500 and alert["measure"] >= 20
     summary = alert["annotations"]["summary"]
     assert summary.startswith("111: $5") and "expected $1" in summary and "spike" in summary, summary
+    # The why, whatever the rule's templates: built-in annotations (API, webhook, Slack).
+    why = alert["annotations"]
+    assert why["reason"] == "spike" and why["observed"].startswith("$5") and why["expected"].startswith("$1"), why
+    assert " to $" in why["band"] and why["impact"].startswith("$"), why
     assert anomaly_alerts(d, "222") == []
     assert baselines(d)["111"]["last"]["reason"] == "spike"
 

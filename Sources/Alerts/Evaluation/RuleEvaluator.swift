@@ -311,6 +311,19 @@ public final class RuleEvaluator: Sendable {
         for (name, template) in rule.annotations {
             do { out[name] = try template.render(context) } catch { out[name] = "(annotation \(name) failed to render: \(error))" }
         }
+        // An anomaly alert always says why, whatever its templates (which win on a name clash):
+        // these reach the API, webhooks and Slack as annotations.
+        if let expected = context.expected, let lower = context.lower, let upper = context.upper {
+            let money = { (x: Double) in TemplateFormat.money(x, currency: context.currency) }
+            let builtIn = [
+                "observed": money(context.value),
+                "expected": money(expected),
+                "band": "\(money(lower)) to \(money(upper))",
+                "impact": money(context.measure),
+                "reason": context.reason ?? "",
+            ]
+            out.merge(builtIn) { mine, _ in mine }
+        }
         return out
     }
 }
