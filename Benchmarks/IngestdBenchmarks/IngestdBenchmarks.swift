@@ -601,4 +601,5 @@ let benchmarks: @Sendable () -> Void = {
     registerRuleEvaluationBenchmarks()
     registerNotificationDeliveryBenchmarks()
     registerAnomalyDetectorBenchmarks()
+    registerAnomalyRoundBenchmark()
 }
