@@ -60,6 +60,13 @@ def http(method, url, body=None, headers=None, timeout=10):
         return e.code, e.read()
 
 
+def event(account, cost):
+    """One coststream event for now (NDJSON line), as the auth, notification and stream tests post them."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return json.dumps({"accountId": account, "service": "AmazonEC2", "region": "us-east-1",
+                       "cost": cost, "currency": "USD", "timestamp": stamp})
+
+
 class Daemon:
     """One `ingestd run` process with its own data dir and port, configured by environment."""
 

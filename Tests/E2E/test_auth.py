@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Daemon, free_port, http, ingestd_bin, wait_for
+from conftest import Daemon, event, free_port, http, ingestd_bin, wait_for
 from receivers import WebhookReceiver
 
 SIGNING = "e2e-signing-secret"
@@ -71,12 +71,6 @@ def answer(d, method, path, token, body=None, expect=200):
     status, raw = call(d, method, path, token, body)
     assert status == expect, (method, path, status, raw)
     return json.loads(raw)
-
-
-def event(account, cost):
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return json.dumps({"accountId": account, "service": "AmazonEC2", "region": "us-east-1",
-                       "cost": cost, "currency": "USD", "timestamp": stamp})
 
 
 def start(workdir, daemons, config_text, env=None, rules=None, name="ingestd"):

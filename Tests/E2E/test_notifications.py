@@ -7,7 +7,7 @@ import statistics
 import time
 import urllib.parse
 
-from conftest import Daemon, http, wait_for
+from conftest import Daemon, event, http, wait_for
 from receivers import WebhookReceiver
 
 SECRET = "e2e-signing-secret"
@@ -32,12 +32,6 @@ groups:
         above: 1000
         severity: critical
 """
-
-
-def event(account, cost):
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return json.dumps({"accountId": account, "service": "AmazonEC2", "region": "us-east-1",
-                       "cost": cost, "currency": "USD", "timestamp": stamp})
 
 
 def post_spend(d, spend):

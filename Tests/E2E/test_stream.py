@@ -10,7 +10,7 @@ import time
 
 import websockets
 
-from conftest import Daemon, wait_for
+from conftest import Daemon, event, wait_for
 
 RULES = """
 groups:
@@ -23,12 +23,6 @@ groups:
         window: 1h
         above: 100
 """
-
-
-def event(account, cost):
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return json.dumps({"accountId": account, "service": "AmazonEC2", "region": "us-east-1",
-                       "cost": cost, "currency": "USD", "timestamp": stamp})
 
 
 def start(workdir, daemons, env=None):

@@ -65,11 +65,18 @@ final class StreamClient: Sendable {
 
     /// Called by the hub, in sequence order, for every published event.
     func deliver(_ event: StreamEvent) {
+        var messages = StreamEventMessages(event)
+        deliver(&messages)
+    }
+
+    /// The same, with the event's messages shared among the clients of one publish.
+    func deliver(_ messages: inout StreamEventMessages) {
+        let event = messages.event
         state.withLock { s in
             guard s.closed == nil else { return }
-            for key in Array(s.subscriptions.keys) {
-                guard let entry = s.subscriptions[key], entry.subscription.matches(event) else { continue }
-                let text = entry.subscription.message(event)
+            // Iterates a copy-on-write view: only a replaying entry's `held` is written meanwhile.
+            for (key, entry) in s.subscriptions where entry.subscription.matches(event) {
+                let text = messages.text(for: entry.subscription)
                 if entry.replaying {
                     guard entry.held.count < queueLimit else { return close(.tooSlow, &s) }
                     s.subscriptions[key]!.held.append(text)

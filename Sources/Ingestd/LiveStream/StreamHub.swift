@@ -44,8 +44,9 @@ final class StreamHub: Sendable {
                 return
             }
             s.latest = stored.last?.seq ?? s.latest
-            for client in s.clients.values {
-                for e in stored { client.deliver(e) }
+            for e in stored {
+                var messages = StreamEventMessages(e)
+                for client in s.clients.values { client.deliver(&messages) }
             }
         }
         Counter(label: "ingestd_stream_events_total").increment(by: events.count)
@@ -58,16 +59,23 @@ final class StreamHub: Sendable {
             let client = StreamClient(id: s.nextID, scope: scope, queueLimit: queueLimit)
             s.nextID += 1
             s.clients[client.id] = client
+            Self.recordCount(s)
             return client
         }
-        Gauge(label: "ingestd_stream_clients").record(clientCount)
         return client
     }
 
     func disconnect(_ client: StreamClient) {
-        state.withLock { _ = $0.clients.removeValue(forKey: client.id) }
+        state.withLock { s in
+            _ = s.clients.removeValue(forKey: client.id)
+            Self.recordCount(s)
+        }
         if client.closeReason == .tooSlow { Counter(label: "ingestd_stream_slow_clients_total").increment() }
-        Gauge(label: "ingestd_stream_clients").record(clientCount)
+    }
+
+    /// Under the lock: two connects recording after it could leave the older count in the gauge.
+    private static func recordCount(_ s: borrowing State) {
+        Gauge(label: "ingestd_stream_clients").record(s.clients.count)
     }
 
     /// Registers a subscription; with `replaying`, live events wait until `endReplay`.

@@ -93,23 +93,13 @@ public final class Outbox: Sendable {
     public func receipts(ids: [Int64]) throws -> [(Receipt, NotificationMessage)] {
         try database.withConnection { connection in
             try connection.withStatement("""
-                SELECT id, receiver, fallback_of, group_key, idempotency_key, status, alerts, state, attempts,
-                       created_at, next_attempt_at, last_error, delivered_at, dead_at, message
-                FROM outbox WHERE id = ?1
+                SELECT \(Self.receiptColumns), message FROM outbox WHERE id = ?1
                 """) { query in
                 var out: [(Receipt, NotificationMessage)] = []
                 for id in ids {
                     try query.bind(id, at: 1)
                     if try query.step(), let message = try? Self.decoder().decode(NotificationMessage.self, from: Data(query.string(at: 14).utf8)) {
-                        out.append((Receipt(
-                            id: query.int64(at: 0), receiver: query.string(at: 1), fallbackOf: query.optionalString(at: 2),
-                            groupKey: query.string(at: 3), idempotencyKey: query.string(at: 4),
-                            status: NotificationMessage.Status(rawValue: query.string(at: 5)) ?? .firing,
-                            alerts: Int(clamping: query.int64(at: 6)),
-                            state: Receipt.State(rawValue: query.string(at: 7)) ?? .queued,
-                            attempts: Int(clamping: query.int64(at: 8)), createdAt: query.int64(at: 9),
-                            nextAttemptAt: query.optionalInt64(at: 10), lastError: query.optionalString(at: 11),
-                            deliveredAt: query.optionalInt64(at: 12), deadAt: query.optionalInt64(at: 13)), message))
+                        out.append((Self.receipt(query), message))
                     }
                     query.reset()
                 }
@@ -176,8 +166,7 @@ public final class Outbox: Sendable {
             if state != nil { filters.append("state = ?2") }
             let condition = filters.isEmpty ? "" : "WHERE " + filters.joined(separator: " AND ")
             return try connection.withStatement("""
-                SELECT id, receiver, fallback_of, group_key, idempotency_key, status, alerts, state, attempts,
-                       created_at, next_attempt_at, last_error, delivered_at, dead_at\(visible == nil ? "" : ", message")
+                SELECT \(Self.receiptColumns)\(visible == nil ? "" : ", message")
                 FROM outbox \(condition) ORDER BY id DESC\(visible == nil ? " LIMIT ?3" : "")
                 """) { query in
                 if let receiver { try query.bind(receiver, at: 1) }
@@ -191,19 +180,30 @@ public final class Outbox: Sendable {
                         guard let message = try? decoder.decode(NotificationMessage.self, from: Data(query.string(at: 14).utf8)),
                               visible(message) else { continue }
                     }
-                    out.append(Receipt(
-                        id: query.int64(at: 0), receiver: query.string(at: 1), fallbackOf: query.optionalString(at: 2),
-                        groupKey: query.string(at: 3), idempotencyKey: query.string(at: 4),
-                        status: NotificationMessage.Status(rawValue: query.string(at: 5)) ?? .firing,
-                        alerts: Int(clamping: query.int64(at: 6)),
-                        state: Receipt.State(rawValue: query.string(at: 7)) ?? .queued,
-                        attempts: Int(clamping: query.int64(at: 8)), createdAt: query.int64(at: 9),
-                        nextAttemptAt: query.optionalInt64(at: 10), lastError: query.optionalString(at: 11),
-                        deliveredAt: query.optionalInt64(at: 12), deadAt: query.optionalInt64(at: 13)))
+                    out.append(Self.receipt(query))
                 }
                 return out
             }
         }
+    }
+
+    /// The columns `receipt(_:)` reads, in its order (the message, where wanted, follows as 14).
+    private static let receiptColumns = """
+        id, receiver, fallback_of, group_key, idempotency_key, status, alerts, state, attempts,
+        created_at, next_attempt_at, last_error, delivered_at, dead_at
+        """
+
+    /// The receipt of the row a query selecting `receiptColumns` stands on.
+    private static func receipt(_ query: borrowing SQLiteDatabase.Statement) -> Receipt {
+        Receipt(
+            id: query.int64(at: 0), receiver: query.string(at: 1), fallbackOf: query.optionalString(at: 2),
+            groupKey: query.string(at: 3), idempotencyKey: query.string(at: 4),
+            status: NotificationMessage.Status(rawValue: query.string(at: 5)) ?? .firing,
+            alerts: Int(clamping: query.int64(at: 6)),
+            state: Receipt.State(rawValue: query.string(at: 7)) ?? .queued,
+            attempts: Int(clamping: query.int64(at: 8)), createdAt: query.int64(at: 9),
+            nextAttemptAt: query.optionalInt64(at: 10), lastError: query.optionalString(at: 11),
+            deliveredAt: query.optionalInt64(at: 12), deadAt: query.optionalInt64(at: 13))
     }
 
     /// Dead letters (newest first): the notifications no receiver accepted in time.
