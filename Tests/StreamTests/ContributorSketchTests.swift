@@ -101,7 +101,7 @@ struct ContributorSketchTests {
             #expect(c.overestimate <= total / Double(ContributorSketches.k))
         }
         for (id, cost) in truth where cost > total / Double(ContributorSketches.k) {
-            #expect(top.contains { $0.name == id }, "\(id) (\(cost) of \(total)) is not tracked")
+            #expect(top.contains(where: { $0.name == id }), "\(id) (\(cost) of \(total)) is not tracked")
         }
         #expect(Set(top.prefix(3).map(\.name)) == ["heavy-0", "heavy-1", "heavy-2"])
     }
@@ -204,7 +204,7 @@ struct ContributorSketchTests {
         let names = f.shard.withState { $0.contributors.names }
         #expect(names.count == ContributorNames.capacity(series: 256))
         let late = f.contributors(h).top
-        #expect(late.contains { $0.name.hasPrefix(ContributorNames.hashedNamePrefix) && $0.name.count == 14 + 16 })
+        #expect(late.contains(where: { $0.name.hasPrefix(ContributorNames.hashedNamePrefix) && $0.name.count == 14 + 16 }))
         // No second sweep within the hour.
         f.send("id-late", 100, at: h + 10_000)
         #expect(f.contributors(h).top.first!.name.hasPrefix(ContributorNames.hashedNamePrefix))
