@@ -128,6 +128,9 @@ struct ContributorSketchTests {
         f.send("g", 1, at: h0 + 9 * Self.hour)
         #expect(f.contributors(h0 + 8 * Self.hour).top.isEmpty)
         #expect(f.contributors(h0 + 9 * Self.hour).top.map(\.name) == ["g"])
+        // h0 + 4 shares its slot with the stale h0 + 2, but is five hours behind the newest.
+        f.send("f", 1, at: h0 + 4 * Self.hour)
+        #expect(f.contributors(h0 + 4 * Self.hour).top.isEmpty)
         f.send("h", 1, at: h0 + 8 * Self.hour)           // the hour before the newest: sketched
         #expect(f.contributors(h0 + 8 * Self.hour).top.map(\.name) == ["h"])
         f.send("i", 1, at: h0 + 7 * Self.hour)           // two before: not
