@@ -30,7 +30,6 @@ final class ContributorNames {
     var allocatedBytes: Int { table.capacity * 25 + heapBytes }
 
     /// Records the name of `id` unless known; may sweep (see the type's comment).
-    @inline(__always)
     func intern(_ id: UInt64, _ bytes: UnsafeRawBufferPointer, hour: Int64, sketches: ContributorSketches) {
         if table[id] != nil { return }
         insert(id, bytes, hour: hour, sketches: sketches)
