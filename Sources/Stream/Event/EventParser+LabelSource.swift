@@ -1,2 +1,6 @@
-/// The parser hands its label values to the store without copying them.
-extension EventParser: LabelSource {}
+/// The parser hands its label values (and its resource id, for the contributors) to the store
+/// without copying them.
+extension EventParser: LabelSource {
+    @inline(__always)
+    public var contributorId: UnsafeRawBufferPointer? { resourceId }
+}

@@ -1,5 +1,5 @@
 /// Events parsed on one thread and applied on another (`ReplayPipeline`): numbers, label bytes
-/// copied into one arena, and the parser's rejections. Allocated once and reused for every
+/// and the resource id (for the contributors) copied into one arena, and the parser's rejections. Allocated once and reused for every
 /// batch; only a rejection allocates (its detail text).
 ///
 /// Unchecked exclusivity: a batch belongs to one thread at a time (the semaphores hand it over),
@@ -12,7 +12,8 @@ final class ParsedEventBatch: @unchecked Sendable {
     let timestamps: UnsafeMutablePointer<Int64>
     let costs: UnsafeMutablePointer<Double>
     let lineNumbers: UnsafeMutablePointer<Int>
-    /// Event i's label j is arena[bounds[i * (labelCount + 1) + j] ..< bounds[… + j + 1]].
+    /// Event i's label j is arena[bounds[i * stride + j] ..< bounds[… + j + 1]]; its resource id
+    /// follows its labels (j = labelCount). stride = labelCount + 2.
     let bounds: UnsafeMutablePointer<Int>
     @exclusivity(unchecked) private(set) var arena: UnsafeMutablePointer<UInt8>
     @exclusivity(unchecked) private(set) var arenaCapacity: Int
@@ -29,7 +30,7 @@ final class ParsedEventBatch: @unchecked Sendable {
         timestamps = .allocate(capacity: capacity)
         costs = .allocate(capacity: capacity)
         lineNumbers = .allocate(capacity: capacity)
-        bounds = .allocate(capacity: capacity * (labelCount + 1))
+        bounds = .allocate(capacity: capacity * (labelCount + 2))
         arenaCapacity = max(arenaBytes, 1)
         arena = .allocate(capacity: arenaCapacity)
     }
@@ -56,7 +57,8 @@ final class ParsedEventBatch: @unchecked Sendable {
     @inline(__always)
     func fits(labelBytes bytes: Int) -> Bool { arenaUsed + bytes <= arenaCapacity }
 
-    /// Appends the event the parser holds (its labels copied). The caller checked `isFull`; an
+    /// Appends the event the parser holds (its labels and resource id copied; `labelBytes` counts
+    /// both). The caller checked `isFull`; an
     /// event larger than the whole arena grows it (an empty batch, so nothing moves).
     @inline(__always)
     func append(_ parser: EventParser, labelBytes: Int, line: Int) {
@@ -67,10 +69,10 @@ final class ParsedEventBatch: @unchecked Sendable {
             arena = .allocate(capacity: arenaCapacity)
         }
         let i = count
-        let b = bounds + i * (labelCount + 1)
+        let b = bounds + i * (labelCount + 2)
         b[0] = arenaUsed
-        for j in 0..<labelCount {
-            let v = parser.labelValue(j)
+        for j in 0...labelCount {
+            let v = j < labelCount ? parser.labelValue(j) : parser.resourceId
             if let source = v.baseAddress, v.count > 0 {
                 UnsafeMutableRawPointer(arena + arenaUsed).copyMemory(from: source, byteCount: v.count)
                 arenaUsed += v.count
@@ -85,8 +87,8 @@ final class ParsedEventBatch: @unchecked Sendable {
 
     func appendRejection(_ rejection: EventRejection, line: Int) {
         let i = count
-        let b = bounds + i * (labelCount + 1)
-        for j in 0...labelCount { b[j] = arenaUsed }
+        let b = bounds + i * (labelCount + 2)
+        for j in 0...(labelCount + 1) { b[j] = arenaUsed }
         rejections.append((i, rejection))
         lineNumbers[i] = line
         count = i + 1
@@ -94,10 +96,10 @@ final class ParsedEventBatch: @unchecked Sendable {
 
     @inline(__always)
     func labels(_ i: Int) -> Labels {
-        Labels(arena: arena, bounds: bounds + i * (labelCount + 1), labelCount: labelCount)
+        Labels(arena: arena, bounds: bounds + i * (labelCount + 2), labelCount: labelCount)
     }
 
-    /// One event's labels, where the arena holds them.
+    /// One event's labels and resource id, where the arena holds them.
     struct Labels: LabelSource {
         let arena: UnsafeMutablePointer<UInt8>
         let bounds: UnsafeMutablePointer<Int>
@@ -106,6 +108,11 @@ final class ParsedEventBatch: @unchecked Sendable {
         @inline(__always)
         func labelValue(_ index: Int) -> UnsafeRawBufferPointer {
             UnsafeRawBufferPointer(start: arena + bounds[index], count: bounds[index + 1] - bounds[index])
+        }
+
+        @inline(__always)
+        var contributorId: UnsafeRawBufferPointer? {
+            UnsafeRawBufferPointer(start: arena + bounds[labelCount], count: bounds[labelCount + 1] - bounds[labelCount])
         }
     }
 }

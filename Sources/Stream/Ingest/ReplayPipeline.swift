@@ -118,6 +118,7 @@ public struct ReplayPipeline {
                     }
                     var labelBytes = 0
                     for j in 0..<parser.labelCount { labelBytes &+= parser.labelValue(j).count }
+                    labelBytes &+= parser.resourceId.count
                     if !batch.fits(labelBytes: labelBytes) && batch.count > 0 { batch = position.handOff() }
                     batch.append(parser, labelBytes: labelBytes, line: number)
                 }

@@ -4,6 +4,13 @@
 public protocol LabelSource {
     var labelCount: Int { get }
     func labelValue(_ index: Int) -> UnsafeRawBufferPointer
+    /// The event's resource id for the series' top contributors (empty: the event has none);
+    /// nil when the source does not carry ids at all, so it leaves the contributors alone.
+    var contributorId: UnsafeRawBufferPointer? { get }
+}
+
+extension LabelSource {
+    public var contributorId: UnsafeRawBufferPointer? { nil }
 }
 
 /// Label values held in one owned buffer: for restores, the HTTP journal and tests, not the

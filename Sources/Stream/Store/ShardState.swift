@@ -4,6 +4,8 @@ final class ShardState: @unchecked Sendable {
     let configuration: StoreConfiguration
     let table = SeriesTable()
     let rings: [BucketRing]
+    /// Top contributors per series, current and previous hour (not saved in snapshots).
+    let contributors = ContributorSketches()
     // Unchecked exclusivity on the per-event fields: the shard's mutex already serialises every
     // access, and the runtime's dynamic checks cost a few percent of the hot path.
     /// Newest event time applied (the event-time clock of replay and backtest).
@@ -29,7 +31,7 @@ final class ShardState: @unchecked Sendable {
 
     var seriesCount: Int { table.count }
 
-    var allocatedBytes: Int { rings.reduce(table.indexBytes) { $0 + $1.allocatedBytes } }
+    var allocatedBytes: Int { rings.reduce(table.indexBytes + contributors.allocatedBytes) { $0 + $1.allocatedBytes } }
 
     /// The largest |sum| any ring was restored with (0 for a state that was not restored).
     var restoredMagnitude: Double { rings.reduce(0) { max($0, $1.restoredMagnitude) } }

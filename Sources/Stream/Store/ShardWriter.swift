@@ -1,5 +1,6 @@
 /// Applies events to one shard while its lock is held: the per-event hot path.
-/// Bytes in, numbers into ring buffers; a new series is the only thing that allocates.
+/// Bytes in, numbers into ring buffers and contributor sketches; a new series, and a resource id
+/// the shard's name table has not seen (`ContributorNames`), are the only things that allocate.
 public struct ShardWriter: ~Copyable {
     let state: ShardState
     let budget: SeriesBudget
@@ -36,8 +37,9 @@ public struct ShardWriter: ~Copyable {
         let reference = state.watermarkMillis
         let hash = SeriesTable.hash(labels)
         let observer = state.evictionObserver
+        let series: Int
         if let id = state.table.find(labels, hash: hash) {
-            let series = Int(id)
+            series = Int(id)
             // Check every ring before touching any: a refused event must leave them all as they were.
             if restoredMagnitude + state.appliedMagnitude + cost.magnitude > Self.safeMagnitude {
                 for ring in state.rings
@@ -61,12 +63,13 @@ public struct ShardWriter: ~Copyable {
             }
             guard kept else { return reject(.tooOld) }
             guard budget.take() else { return reject(.seriesLimit) }
-            let series = Int(state.table.insert(labels, hash: hash))
+            series = Int(state.table.insert(labels, hash: hash))
             for (r, ring) in state.rings.enumerated() {
                 ring.addSeries()
                 _ = add(ring, r, series: series, ts: ts, cost: cost, reference: reference, observer: observer)
             }
         }
+        state.contributors.add(series: series, ts: ts, id: labels.contributorId, cost: cost)
         if ts > state.watermarkMillis { state.watermarkMillis = ts }
         state.appliedMagnitude += cost.magnitude
         state.applied &+= 1
