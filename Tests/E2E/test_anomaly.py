@@ -30,9 +30,9 @@ STORE = {"INGESTD_STORE_RESOLUTIONS": "[{step: 10s, retention: 9d}, {step: 1h, r
 HOUR = 3600
 
 
-def event(account, cost, ts):
+def event(account, cost, ts, resource="i-base"):
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + "Z"
-    return json.dumps({"accountId": account, "service": "AmazonEC2", "region": "us-east-1",
+    return json.dumps({"accountId": account, "service": "AmazonEC2", "region": "us-east-1", "resourceId": resource,
                        "cost": cost, "currency": "USD", "timestamp": stamp})
 
 
@@ -86,7 +86,7 @@ def test_an_anomaly_rule_learns_from_history_fires_on_a_spike_survives_kill_9_an
     assert anomaly_alerts(d, "111") == []
 
     # A spike in the current step: judged when the step ends, as the hour so far.
-    assert d.post("/v1/events", (event("111", 500, time.time()) + "\n").encode())[0] == 200
+    assert d.post("/v1/events", (event("111", 500, time.time(), resource="i-0runaway") + "\n").encode())[0] == 200
     wait_for(lambda: [a for a in anomaly_alerts(d, "111") if a["state"] == "firing"], 90, "CostAnomaly firing for 111")
     alert = anomaly_alerts(d, "111")[0]
     assert alert["value"] >= 500 and alert["measure"] >= 20
@@ -96,6 +96,8 @@ def test_an_anomaly_rule_learns_from_history_fires_on_a_spike_survives_kill_9_an
     why = alert["annotations"]
     assert why["reason"] == "spike" and why["observed"].startswith("$5") and why["expected"].startswith("$1"), why
     assert " to $" in why["band"] and why["impact"].startswith("$"), why
+    # The top contributors of the hour: the runaway resource first.
+    assert why["contributors"].startswith("i-0runaway $500.00"), why
     assert anomaly_alerts(d, "222") == []
     assert baselines(d)["111"]["last"]["reason"] == "spike"
 

@@ -56,7 +56,8 @@ extension RuleEvaluator {
         var out: [String: AlertObservation] = [:]
         var learned: [(owner: String, key: AlertKey, detector: AnomalyDetector, labels: [String: String])] = []
 
-        func observation(_ labels: [String: String], _ fingerprint: String, _ d: AnomalyDecision, owner: String) -> AlertObservation {
+        func observation(_ labels: [String: String], _ fingerprint: String, _ d: AnomalyDecision, owner: String,
+                         contributors: String?) -> AlertObservation {
             var template = AlertTemplateContext(alertname: rule.name, severity: rule.severity, labels: labels, value: Self.finite(d.observed),
                                                 measure: Self.finite(d.impact), threshold: settings.minImpactAmount,
                                                 window: DurationText.format(seconds: settings.stepSeconds))
@@ -64,6 +65,7 @@ extension RuleEvaluator {
             template.lower = Self.finite(d.lower)
             template.upper = Self.finite(d.upper)
             template.reason = d.reason?.rawValue
+            template.contributors = contributors
             return AlertObservation(labels: labels, fingerprint: fingerprint, value: Self.finite(d.observed), measure: Self.finite(d.impact),
                                     matches: d.isAnomalous, holds: d.isAnomalous, windowSum: 0, recheckedSum: nil, owner: owner,
                                     template: template)
@@ -73,7 +75,8 @@ extension RuleEvaluator {
             // No step completed since the last round: the alerts keep their detector's decision.
             for (key, alert) in existing {
                 guard let entry = known[key], let d = entry.detector.last else { continue }
-                out[key.fingerprint] = observation(alert.labels, key.fingerprint, d, owner: alert.owner)
+                out[key.fingerprint] = observation(alert.labels, key.fingerprint, d, owner: alert.owner,
+                                                   contributors: alert.annotations["contributors"])
             }
             return (out, learned)
         }
@@ -108,9 +111,17 @@ extension RuleEvaluator {
             guard let d = entry.detector.last else { continue }
             let alert = existing[key]
             guard d.isAnomalous || alert != nil else { continue }
-            out[fingerprint] = observation(labels, fingerprint, d, owner: alert?.owner ?? entry.owner)
+            out[fingerprint] = observation(labels, fingerprint, d, owner: alert?.owner ?? entry.owner,
+                                           contributors: Self.top(group.contributors, currency: labels["currency"] ?? "USD"))
         }
         return (out, learned)
+    }
+
+    /// The five largest contributors, `name $cost` joined; nil when none were sketched.
+    static func top(_ contributors: [String: Double], currency: String) -> String? {
+        guard !contributors.isEmpty else { return nil }
+        return contributors.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(5)
+            .map { "\($0.key) \(TemplateFormat.money($0.value, currency: currency))" }.joined(separator: ", ")
     }
 
     private func fedThroughMillis(_ key: String) -> Int64? { fedThroughStore.withLock { $0[key] } }

@@ -321,6 +321,7 @@ public final class RuleEvaluator: Sendable {
                 "band": "\(money(lower)) to \(money(upper))",
                 "impact": money(context.measure),
                 "reason": context.reason ?? "",
+                "contributors": context.contributors ?? "",
             ]
             out.merge(builtIn) { mine, _ in mine }
         }

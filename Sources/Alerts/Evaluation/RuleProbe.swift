@@ -22,6 +22,9 @@ final class RuleProbe {
     let anomalyStepMillis: Int64?
     /// anomaly: a seed round (new detectors are created from all the steps read).
     let anomalySeed: Bool
+    /// anomaly: the clock hour whose top contributors each group collects (the hour of the
+    /// newest step read), or nil.
+    let contributorHour: Int64?
     var needsScan: Bool {
         if case .anomaly = rule.kind { return anomalyStepMillis != nil }
         return true
@@ -45,6 +48,8 @@ final class RuleProbe {
         /// The window's sum without its newest bucket (still filling): what late data is judged on.
         var closedSum = 0.0
         var rechecks: [Int64: Double] = [:]
+        /// anomaly: the top contributors of `contributorHour`, merged over the group's series.
+        var contributors: [String: Double] = [:]
 
         init(values: [String]) { self.values = values }
 
@@ -66,6 +71,7 @@ final class RuleProbe {
             noDataCount = 0
             closedSum = 0
             if !rechecks.isEmpty { rechecks = [:] }
+            if !contributors.isEmpty { contributors = [:] }
         }
     }
 
@@ -101,6 +107,7 @@ final class RuleProbe {
         self.rechecks = rechecks
         self.anomalyStepMillis = anomalyStepMillis
         self.anomalySeed = anomalySeed
+        self.contributorHour = anomalyStepMillis != nil ? main.endMillis - 1 : nil
         let isAnomaly = if case .anomaly = rule.kind { true } else { false }
         self.needsBuckets = rule.aggregation == .min || rule.aggregation == .max || isAnomaly
         let byIndex = self.byIndex
@@ -139,5 +146,8 @@ final class RuleProbe {
         }
         if let noData { group.noDataCount &+= series.total(noData).count }
         for (at, span) in rechecks { group.rechecks[at, default: 0] += series.total(span).sum }
+        if let hour = contributorHour {
+            for c in series.contributors(hourStartMillis: hour) { group.contributors[c.name, default: 0] += c.cost }
+        }
     }
 }

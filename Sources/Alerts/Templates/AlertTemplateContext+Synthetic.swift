@@ -25,6 +25,7 @@ extension AlertTemplateContext {
             c.lower = 61.0
             c.upper = 127.6
             c.reason = AnomalyDecision.Reason.spike.rawValue
+            c.contributors = "i-0abc123 $301.20, i-0def456 $88.10"
             return c
         case .budget(let amount, let bases):
             let basis = bases.first?.rawValue ?? Rule.BudgetBasis.actual.rawValue

@@ -25,6 +25,8 @@ public struct AlertTemplateContext: Sendable {
     public var lower: Double?
     public var upper: Double?
     public var reason: String?
+    /// anomaly: the top resource ids of the judged hour by cost (`i-0abc $412.10, …`).
+    public var contributors: String?
     /// The window as written (`1h`), or `month-to-date`.
     public var window: String
     /// True for the alert a `no_data:` condition raises.

@@ -36,7 +36,7 @@ enum TemplateValueKind: String {
 /// The top of the template's context: the variables of `AlertTemplateContext`.
 struct TemplateRootScope: MustacheParent, MustacheCustomRenderable {
     static let variables = ["alertname", "severity", "labels", "value", "measure", "threshold", "previous", "change",
-                            "budget", "basis", "expected", "lower", "upper", "reason", "window", "currency", "no_data"]
+                            "budget", "basis", "expected", "lower", "upper", "reason", "contributors", "window", "currency", "no_data"]
 
     let context: AlertTemplateContext
     let lookups: TemplateLookups
@@ -58,6 +58,7 @@ struct TemplateRootScope: MustacheParent, MustacheCustomRenderable {
         case "lower": return c.lower.map { number($0, name) } ?? unset(name)
         case "upper": return c.upper.map { number($0, name) } ?? unset(name)
         case "reason": return c.reason.map { text($0, name) } ?? unset(name)
+        case "contributors": return c.contributors.map { text($0, name) } ?? unset(name)
         case "window": return text(c.window, name)
         case "currency": return text(c.currency, name)
         case "no_data": return TemplateFlag(value: c.noData, name: name, lookups: lookups)
