@@ -52,7 +52,11 @@ extension RuleEvaluator {
     func observeAnomalies(_ probe: RuleProbe, _ settings: AnomalySettings, existing: [AlertKey: Alert])
         -> ([String: AlertObservation], [(owner: String, key: AlertKey, detector: AnomalyDetector, labels: [String: String])]) {
         let rule = probe.rule
-        let known = detectors.detectors(rule: probe.ruleKey)
+        // A detector of another step or method (the rule was edited and reloaded) starts over:
+        // its baseline is of other points.
+        let known = detectors.detectors(rule: probe.ruleKey).filter {
+            $0.value.detector.stepSeconds == settings.stepSeconds && $0.value.detector.method == settings.method
+        }
         var out: [String: AlertObservation] = [:]
         var learned: [(owner: String, key: AlertKey, detector: AnomalyDetector, labels: [String: String])] = []
 

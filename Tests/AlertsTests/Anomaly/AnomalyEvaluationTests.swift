@@ -102,3 +102,26 @@ import Stream
         #expect(round.transitions.first?.value == 80)
     }
 }
+
+extension AnomalyEvaluationTests {
+    @Test func aRuleReloadedWithAnotherResolutionStartsItsDetectorsOver() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("anomaly-eval-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var instance = try Instance(path: dir.appendingPathComponent("r.db").path)
+        _ = Self.run(&instance, from: 0, to: 5 * 24)
+        let before = try #require(instance.evaluator.detectors.all().values.first?.detector)
+        #expect(before.stepSeconds == 3600)
+        var settings = T.settings
+        settings.stepSeconds = 900
+        let edited = [RuleGroup(name: "g", intervalSeconds: 600, rules: [
+            Rule(name: "CostAnomaly", kind: .anomaly(settings), by: ["account", "service"], windowSeconds: 900, threshold: 0),
+        ])]
+        instance.evaluator.retain(rules: [RuleEvaluator.ruleKey(group: "g", rule: "CostAnomaly")])
+        let at = T.t0 + 5 * 24 * T.hour
+        instance.evaluator.evaluate(edited, atMillis: at)
+        instance.evaluator.evaluate(edited, atMillis: at + 900_000)
+        let after = try #require(instance.evaluator.detectors.all().values.first?.detector)
+        #expect(after.stepSeconds == 900 && instance.evaluator.detectors.count == 1)
+    }
+}
