@@ -26,17 +26,7 @@ struct AlertsEndpoint {
             let params = request.uri.queryParameters
             let since: Int64
             let limit: Int
-            do {
-                since = try SeriesEndpoint.instant(params["since"].map(String.init), name: "since") ?? clock() - 86_400_000
-                if let text = params["limit"] {
-                    guard let n = Int(text), (1...Self.maxLimit).contains(n) else {
-                        throw SeriesEndpoint.BadRequest(message: "limit must be a whole number from 1 to \(Self.maxLimit), got \(text)")
-                    }
-                    limit = n
-                } else {
-                    limit = 1000
-                }
-            } catch let error as SeriesEndpoint.BadRequest {
+            do throws(SeriesEndpoint.BadRequest) { (since, limit) = try Self.sinceAndLimit(since: params["since"], limit: params["limit"], defaultSince: clock() - 86_400_000) } catch {
                 return JSONResponse.error(.badRequest, error.message)
             }
             do {
@@ -51,6 +41,21 @@ struct AlertsEndpoint {
                 return JSONResponse.error(.internalServerError, "alert history could not be read: \(error)")
             }
         }
+    }
+
+    /// `since` (RFC 3339 or epoch ms; default `defaultSince`) and `limit` (1–`maxLimit`, default
+    /// 1,000) of a list query.
+    static func sinceAndLimit(since sinceText: Substring?, limit limitText: Substring?, defaultSince: Int64)
+        throws(SeriesEndpoint.BadRequest) -> (Int64, Int) {
+        let since: Int64
+        do { since = try SeriesEndpoint.instant(sinceText.map(String.init), name: "since") ?? defaultSince } catch {
+            throw (error as? SeriesEndpoint.BadRequest) ?? SeriesEndpoint.BadRequest(message: "since: \(error)")
+        }
+        guard let text = limitText else { return (since, 1000) }
+        guard let n = Int(text), (1...maxLimit).contains(n) else {
+            throw SeriesEndpoint.BadRequest(message: "limit must be a whole number from 1 to \(maxLimit), got \(text)")
+        }
+        return (since, n)
     }
 
     struct Active: Encodable { let alerts: [Row] }

@@ -55,17 +55,7 @@ struct AnomalyEndpoint {
             let params = request.uri.queryParameters
             let since: Int64
             let limit: Int
-            do {
-                since = try SeriesEndpoint.instant(params["since"].map(String.init), name: "since") ?? clock() - 30 * 86_400_000
-                if let text = params["limit"] {
-                    guard let n = Int(text), (1...AlertsEndpoint.maxLimit).contains(n) else {
-                        throw SeriesEndpoint.BadRequest(message: "limit must be a whole number from 1 to \(AlertsEndpoint.maxLimit), got \(text)")
-                    }
-                    limit = n
-                } else {
-                    limit = 1000
-                }
-            } catch let error as SeriesEndpoint.BadRequest {
+            do throws(SeriesEndpoint.BadRequest) { (since, limit) = try AlertsEndpoint.sinceAndLimit(since: params["since"], limit: params["limit"], defaultSince: clock() - 30 * 86_400_000) } catch {
                 return JSONResponse.error(.badRequest, error.message)
             }
             do {

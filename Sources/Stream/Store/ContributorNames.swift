@@ -77,25 +77,7 @@ final class ContributorNames {
     /// A 64-bit hash of an id's bytes (8 bytes at a time, like `SeriesTable.hash`).
     @inline(__always)
     static func hash(_ v: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0x2545_F491_4F6C_DD1D
-        var p = 0
-        while p + 8 <= v.count {
-            h = mix(h ^ v.loadUnaligned(fromByteOffset: p, as: UInt64.self))
-            p += 8
-        }
-        var tail: UInt64 = 0xFF
-        while p < v.count {
-            tail = (tail << 8) | UInt64(v[p])
-            p += 1
-        }
-        return mix(h ^ tail ^ UInt64(truncatingIfNeeded: v.count) << 56)
+        SeriesTable.hash(v, into: 0x2545_F491_4F6C_DD1D)
     }
 
-    @inline(__always)
-    private static func mix(_ x: UInt64) -> UInt64 {
-        var z = x &* 0xBF58_476D_1CE4_E5B9
-        z ^= z >> 31
-        z = z &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 29)
-    }
 }

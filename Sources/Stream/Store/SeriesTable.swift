@@ -21,21 +21,26 @@ final class SeriesTable {
     @inline(__always)
     static func hash<L: LabelSource>(_ source: L) -> UInt64 {
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15
-        for i in 0..<source.labelCount {
-            let v = source.labelValue(i)
-            var p = 0
-            while p + 8 <= v.count {
-                h = mix(h ^ v.loadUnaligned(fromByteOffset: p, as: UInt64.self))
-                p += 8
-            }
-            var tail: UInt64 = 0xFF
-            while p < v.count {
-                tail = (tail << 8) | UInt64(v[p])
-                p += 1
-            }
-            h = mix(h ^ tail ^ UInt64(v.count) << 56)
-        }
+        for i in 0..<source.labelCount { h = hash(source.labelValue(i), into: h) }
         return h
+    }
+
+    /// Folds one value's bytes into `h` (8 at a time, then the tail and the length): the label
+    /// hash above, and the contributor ids' (`ContributorNames`).
+    @inline(__always)
+    static func hash(_ v: UnsafeRawBufferPointer, into seed: UInt64) -> UInt64 {
+        var h = seed
+        var p = 0
+        while p + 8 <= v.count {
+            h = mix(h ^ v.loadUnaligned(fromByteOffset: p, as: UInt64.self))
+            p += 8
+        }
+        var tail: UInt64 = 0xFF
+        while p < v.count {
+            tail = (tail << 8) | UInt64(v[p])
+            p += 1
+        }
+        return mix(h ^ tail ^ UInt64(v.count) << 56)
     }
 
     @inline(__always)
