@@ -66,5 +66,11 @@ struct StreamService: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(100)) }
         }
         publisher.hub.shutdown()
+        // The HTTP server's own graceful shutdown closes any socket still open with 1000 and no
+        // reason; wait (bounded) until every connection has written its 1001 and gone.
+        let deadline = ContinuousClock.now + .seconds(2)
+        while publisher.hub.clientCount > 0, ContinuousClock.now < deadline {
+            do { try await Task.sleep(for: .milliseconds(10)) } catch { break }
+        }
     }
 }
