@@ -1,8 +1,8 @@
 /// The pause before the next attempt after `failures` failed ones: doubling from `initial` to
 /// `maximum`, drawn uniformly from [d/2, d] so that receivers recovering from an outage are not
 /// hit by every sender at the same instant.
-enum Backoff {
-    static func delayMillis(failures: Int, initial: Int64, maximum: Int64,
+public enum Backoff {
+    public static func delayMillis(failures: Int, initial: Int64, maximum: Int64,
                             random: (ClosedRange<Int64>) -> Int64 = { Int64.random(in: $0) }) -> Int64 {
         let cap = max(1, maximum, initial)
         var d = max(1, initial)
