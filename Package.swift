@@ -40,7 +40,7 @@ let package = Package(
         .target(
             name: "Stream",
             dependencies: [
-                "CRdKafka", "CSQLite3",
+                "CRdKafka", "CSQLite3", "CCurlShim",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),
@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "Alerts",
             dependencies: [
-                "Stream", "CCurlShim",
+                "Stream",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,5 +1,6 @@
 #include "CCurlShim.h"
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 CURLcode ingestd_curl_setopt_long(CURL *handle, CURLoption option, long value) {
@@ -40,17 +41,63 @@ int ingestd_curl_multi_done(CURLM *multi, CURLcode *result) {
 }
 
 static size_t capture_write(char *data, size_t size, size_t count, void *userdata) {
-    ingestd_curl_capture *capture = userdata;
+    ingestd_curl_body *body = userdata;
     size_t total = size * count;
-    size_t room = sizeof(capture->bytes) - capture->length;
-    size_t take = total < room ? total : room;
-    memcpy(capture->bytes + capture->length, data, take);
-    capture->length += take;
+    if (!body->keep_all) {
+        size_t room = body->limit > body->length ? body->limit - body->length : 0;
+        size_t take = total < room ? total : room;
+        if (take > 0) {
+            if (body->capacity < body->limit) {
+                unsigned char *grown = realloc(body->bytes, body->limit);
+                if (grown == NULL) { body->out_of_memory = 1; return 0; }
+                body->bytes = grown;
+                body->capacity = body->limit;
+            }
+            memcpy(body->bytes + body->length, data, take);
+            body->length += take;
+        }
+        return total;
+    }
+    if (total > body->limit - body->length) {  // length <= limit always holds
+        body->overflowed = 1;
+        return 0;
+    }
+    size_t needed = body->length + total;
+    if (needed > body->capacity) {
+        size_t grow = body->capacity < 16384 ? 16384 : body->capacity * 2;
+        if (grow < needed) grow = needed;
+        if (grow > body->limit) grow = body->limit;
+        unsigned char *grown = realloc(body->bytes, grow);
+        if (grown == NULL) { body->out_of_memory = 1; return 0; }
+        body->bytes = grown;
+        body->capacity = grow;
+    }
+    memcpy(body->bytes + body->length, data, total);
+    body->length = needed;
     return total;
 }
 
-CURLcode ingestd_curl_capture_body(CURL *handle, ingestd_curl_capture *capture) {
+CURLcode ingestd_curl_capture_body(CURL *handle, ingestd_curl_body *body) {
     CURLcode rc = curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, capture_write);
     if (rc != CURLE_OK) return rc;
-    return curl_easy_setopt(handle, CURLOPT_WRITEDATA, capture);
+    return curl_easy_setopt(handle, CURLOPT_WRITEDATA, body);
+}
+
+void ingestd_curl_body_reset(ingestd_curl_body *body) {
+    body->length = 0;
+    body->overflowed = 0;
+    body->out_of_memory = 0;
+    // A large answer does not keep its buffer for the session's life.
+    if (body->capacity > 1024 * 1024) {
+        free(body->bytes);
+        body->bytes = NULL;
+        body->capacity = 0;
+    }
+}
+
+void ingestd_curl_body_free(ingestd_curl_body *body) {
+    free(body->bytes);
+    body->bytes = NULL;
+    body->capacity = 0;
+    body->length = 0;
 }

@@ -17,11 +17,23 @@ CURLcode ingestd_curl_global_init_once(void);
 // 1 and *result set when a message was read, 0 when none is left.
 int ingestd_curl_multi_done(CURLM *multi, CURLcode *result);
 
-// The first bytes of a response body (the rest is read and dropped): what an error message
-// quotes. Reset `length` before each transfer.
+// A response body, kept in one of two ways:
+// - keep_all == 0: the first `limit` bytes (the rest is read and dropped): what an error message
+//   quotes (webhook receivers).
+// - keep_all == 1: the whole body in a buffer grown with realloc; a body longer than `limit`
+//   stops the transfer (the write callback returns 0, so curl fails with CURLE_WRITE_ERROR) and
+//   sets `overflowed` (AWS answers, which are parsed whole).
+// Reset before each transfer with ingestd_curl_body_reset; free with ingestd_curl_body_free.
 typedef struct {
-    unsigned char bytes[200];
+    unsigned char *bytes;
     size_t length;
-} ingestd_curl_capture;
-CURLcode ingestd_curl_capture_body(CURL *handle, ingestd_curl_capture *capture);
+    size_t capacity;
+    size_t limit;
+    int keep_all;
+    int overflowed;
+    int out_of_memory;
+} ingestd_curl_body;
+CURLcode ingestd_curl_capture_body(CURL *handle, ingestd_curl_body *body);
+void ingestd_curl_body_reset(ingestd_curl_body *body);
+void ingestd_curl_body_free(ingestd_curl_body *body);
 #endif

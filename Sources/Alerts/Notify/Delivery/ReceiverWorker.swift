@@ -132,7 +132,7 @@ final class ReceiverWorker: Sendable {
                 signal.wait(untilMillis: after + 1_000)
             }
         case .answered(let status, let retryAfter, let text):
-            let answer = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let answer = String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             let error = "HTTP \(status)" + (answer.isEmpty ? "" : ": \(answer)")
             var delay: Int64
             if (status == 429 || status == 503) && retryAfter > 0 {
