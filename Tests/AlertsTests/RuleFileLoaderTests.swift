@@ -191,7 +191,7 @@ import Testing
                     annotations: {summary: "{{labels.team}} {{labels.service}} {{labels.currency}} {{labels.region}}"}
             """
         #expect(errors(text, store: tagged) == [
-            "F:6:16: match: \"servce\" is not a store label (did you mean \"service\"?); the labels are account, service, region, currency, team",
+            "F:6:16: match: \"servce\" is not a store label (did you mean \"service\"?); the labels are account, service, region, currency, team, source",
             "F:10:32: annotations.summary: labels.region is not a label of this rule's alerts; its labels: currency, service, team (add a label to by: to have it)",
         ])
         // Without the tag label in the store, `team` is unknown to by: as well.

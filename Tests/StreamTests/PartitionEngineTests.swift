@@ -43,7 +43,7 @@ import Testing
     }
 
     func labels(_ account: String, _ config: StoreConfiguration) -> StringLabels {
-        StringLabels([account, "EC2", "r"] + Array(repeating: "", count: config.labelNames.count - 3))
+        StringLabels([account, "EC2", "r"] + Array(repeating: "", count: config.inputLabelNames.count - 3))
     }
 
     /// The fake source: message `offset` of a partition costs offset % 5 + 1 for account a<offset % 3>.
@@ -186,7 +186,7 @@ import Testing
         let store = WindowStore(configuration: config)
         store.shard("s").write { writer in
             for i in 0..<300 {
-                let values = ["a\(i % 2)", "EC2", "r"] + config.labelNames.dropFirst(3).map { $0 == "team" ? "t\(i % 3)" : "" }
+                let values = ["a\(i % 2)", "EC2", "r"] + config.inputLabelNames.dropFirst(3).map { $0 == "team" ? "t\(i % 3)" : "" }
                 _ = writer.apply(StringLabels(values), timestampMillis: Self.base + Int64(i) * 30_000, cost: 1)
             }
             writer.advance(nextOffset: 300)

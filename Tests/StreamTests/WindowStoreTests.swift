@@ -17,7 +17,7 @@ private func store(_ resolutions: [Resolution] = [minute5, hour3], maxSeries: In
 @discardableResult
 private func put(_ store: WindowStore, _ labels: [String], _ ts: Int64, _ cost: Double, shard: String = "test", now: Int64? = nil) -> RejectReason? {
     var labels = labels
-    if labels.count == store.configuration.labelNames.count - 1 { labels.insert("USD", at: StoreConfiguration.currencyLabelIndex) }
+    if labels.count == store.configuration.inputLabelNames.count - 1 { labels.insert("USD", at: StoreConfiguration.currencyLabelIndex) }
     return store.shard(shard).write(nowMillis: now) { $0.apply(StringLabels(labels), timestampMillis: ts, cost: cost) }
 }
 
@@ -141,10 +141,10 @@ private func sum(_ store: WindowStore, _ matchers: String = "", window: Int64, o
         #expect(try sum(s, #"{account="222"}"#, window: 3600, at: at, agg: .min) == 0)
         #expect(try sum(s, #"{account="222"}"#, window: 3600, at: at, agg: .avg) == 150.0 / 60)
         #expect(try sum(s, #"{account="222"}"#, window: 3600, at: at, agg: .count) == 2)
-        // Per series (by: nil): one group per label set, all labels present.
+        // Per series (by: nil): one group per label set, all labels present, `source` from the shard.
         let perSeries = try s.query(WindowQuery(span: .last(seconds: 3600)), atMillis: at).groups
         #expect(perSeries.count == 4)
-        #expect(perSeries.allSatisfy { $0.labels.count == 5 })
+        #expect(perSeries.allSatisfy { $0.labels.count == 6 && $0.labels["source"] == "test" })
     }
 
     @Test func offsetsCompareWithThePast() throws {

@@ -8,7 +8,7 @@ extension RuleEvaluator {
     static let anomalyCatchUpSteps: Int64 = 24
     static let anomalySeedSeconds: Int64 = 8 * 86_400
 
-    func planAnomaly(_ rule: Rule, _ settings: AnomalySettings, key: String, labelNames: [String], at: Int64,
+    func planAnomaly(_ rule: Rule, _ settings: AnomalySettings, key: String, configuration: StoreConfiguration, at: Int64,
                      cache: RuleGroups?) throws(QueryError) -> RuleProbe {
         let stepMillis = settings.stepSeconds * 1000
         let completedEnd = EventTimeEvaluation.floor(at, stepMillis)
@@ -22,7 +22,7 @@ extension RuleEvaluator {
             : fed.map { $0 < completedEnd ? min(Self.anomalyCatchUpSteps, (completedEnd - $0) / stepMillis) : 0 } ?? 0
         let main = try planSteps(max(1, steps), settings: settings, endingAt: completedEnd)
         if steps > 0 { setFedThrough(key, completedEnd) }
-        return RuleProbe(rule: rule, ruleKey: key, labelNames: labelNames, main: main, previous: nil, noData: nil,
+        return RuleProbe(rule: rule, ruleKey: key, configuration: configuration, main: main, previous: nil, noData: nil,
                          rechecks: [:], cache: cache, anomalyStepMillis: steps > 0 ? stepMillis : nil, anomalySeed: seed)
     }
 

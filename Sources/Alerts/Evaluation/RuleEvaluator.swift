@@ -78,7 +78,7 @@ public final class RuleEvaluator: Sendable {
         let began = clock.now
         var round = Round()
         let store = engine.store
-        let labelNames = store.configuration.labelNames
+        let configuration = store.configuration
 
         // 1. Plan every rule's spans (a rule whose window no ring holds reports why and waits).
         var probes: [RuleProbe] = []
@@ -90,7 +90,7 @@ public final class RuleEvaluator: Sendable {
                 let key = Self.ruleKey(group: group.name, rule: rule.name)
                 let existing = alertsByRule[key] ?? [:]
                 do {
-                    let probe = try plan(rule, key: key, existing: existing, labelNames: labelNames, at: at, cache: caches[key])
+                    let probe = try plan(rule, key: key, existing: existing, configuration: configuration, at: at, cache: caches[key])
                     probes.append(probe)
                     existingByProbe.append(existing)
                 } catch {
@@ -177,7 +177,7 @@ public final class RuleEvaluator: Sendable {
         healthByRule.withLock { body(&$0[key, default: RuleHealth()]) }
     }
 
-    private func plan(_ rule: Rule, key: String, existing: [AlertKey: Alert], labelNames: [String], at: Int64,
+    private func plan(_ rule: Rule, key: String, existing: [AlertKey: Alert], configuration: StoreConfiguration, at: Int64,
                       cache: RuleGroups?) throws(QueryError) -> RuleProbe {
         let store = engine.store
         let span: WindowQuery.Span
@@ -191,7 +191,7 @@ public final class RuleEvaluator: Sendable {
         case .budget:
             span = .monthToDate
         case .anomaly(let settings):
-            return try planAnomaly(rule, settings, key: key, labelNames: labelNames, at: at, cache: cache)
+            return try planAnomaly(rule, settings, key: key, configuration: configuration, at: at, cache: cache)
         }
         let main = try store.plan(span, atMillis: at)
         let noData = try rule.noDataSeconds.map { seconds throws(QueryError) in try store.plan(.last(seconds: seconds), atMillis: at) }
@@ -202,7 +202,7 @@ public final class RuleEvaluator: Sendable {
         for alert in existing.values where alert.state == .firing && alert.checkedAt < at && rechecks[alert.checkedAt] == nil {
             rechecks[alert.checkedAt] = (try? store.plan(span, atMillis: alert.checkedAt))?.closed
         }
-        return RuleProbe(rule: rule, ruleKey: key, labelNames: labelNames, main: main, previous: previous,
+        return RuleProbe(rule: rule, ruleKey: key, configuration: configuration, main: main, previous: previous,
                          noData: noData, rechecks: rechecks, cache: cache)
     }
 

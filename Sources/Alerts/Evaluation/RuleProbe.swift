@@ -91,12 +91,13 @@ final class RuleProbe {
         }
     }
 
-    init(rule: Rule, ruleKey: String, labelNames: [String], main: PlannedSpan, previous: PlannedSpan?,
+    init(rule: Rule, ruleKey: String, configuration: StoreConfiguration, main: PlannedSpan, previous: PlannedSpan?,
          noData: PlannedSpan?, rechecks: [Int64: PlannedSpan], cache: RuleGroups?, anomalyStepMillis: Int64? = nil,
          anomalySeed: Bool = false) {
         self.rule = rule
         self.ruleKey = ruleKey
-        self.matchers = rule.matchers.map { LabelMatcher.Compiled($0, labelNames: labelNames) }
+        let labelNames = configuration.labelNames
+        self.matchers = configuration.selecting(rule.matchers).map { LabelMatcher.Compiled($0, labelNames: labelNames) }
         var by = rule.by.filter { labelNames.contains($0) }
         if !by.contains("currency") && labelNames.contains("currency") { by.append("currency") }
         self.byNames = by

@@ -37,7 +37,7 @@ struct ReplayCommand: ParsableCommand {
         if dumpHourly {
             // Hours the 1h ring reuses during the replay are final (later events for them were too old).
             shard.observeEvictions { labels, resolution, start, sum, _ in
-                if resolution.stepSeconds == 3600 { rows.append(HourRow(start: start, labels: labels, sum: sum)) }
+                if resolution.stepSeconds == 3600 { rows.append(HourRow(start: start, labels: Array(labels.dropLast()), sum: sum)) }
             }
         }
         let parser = EventParser(options: settings.parserOptions(format: eventFormat))
@@ -57,9 +57,10 @@ struct ReplayCommand: ParsableCommand {
         try ingestor.flush()
 
         if dumpHourly {
-            shard.forEachBucket(stepSeconds: 3600) { labels, start, sum, _ in rows.append(HourRow(start: start, labels: labels, sum: sum)) }
+            // The input labels (the corpus' series.csv columns): every series here is source="replay".
+            shard.forEachBucket(stepSeconds: 3600) { labels, start, sum, _ in rows.append(HourRow(start: start, labels: Array(labels.dropLast()), sum: sum)) }
             rows.sort { $0.start != $1.start ? $0.start < $1.start : $0.labels.lexicographicallyPrecedes($1.labels) }
-            var out = "timestamp," + settings.store.labelNames.joined(separator: ",") + ",cost\n"
+            var out = "timestamp," + settings.store.inputLabelNames.joined(separator: ",") + ",cost\n"
             for row in rows {
                 out += UTCCalendar.iso8601(millis: row.start) + "," + row.labels.joined(separator: ",") + ",\(row.sum)\n"
                 if out.utf8.count > 1 << 20 { FileHandle.standardOutput.write(Data(out.utf8)); out = "" }

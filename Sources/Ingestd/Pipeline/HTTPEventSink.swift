@@ -147,7 +147,7 @@ final class HTTPEventSink: Sendable {
         var fromSnapshot = false
         // The layout the journal tail was written under: the snapshot's (the journal after a
         // snapshot comes from the process that wrote it, and a converting start saves at once).
-        var journalLabels = store.configuration.labelNames
+        var journalLabels = store.configuration.inputLabelNames
         switch engine.restore(Self.shardKey) {
         case .restored(_, let layout):
             fromSnapshot = true
@@ -172,7 +172,7 @@ final class HTTPEventSink: Sendable {
         let shard = store.shard(Self.shardKey)
         let after = (shard.statistics.nextOffset ?? 1) - 1
         let entries = try journal.entries(shard: Self.shardKey, after: after)
-        let labelNames = store.configuration.labelNames
+        let labelNames = store.configuration.inputLabelNames
         try shard.write { writer in
             for entry in entries {
                 var values = Self.decodeLabels(entry.labels)

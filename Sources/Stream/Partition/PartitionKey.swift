@@ -2,6 +2,13 @@
 public enum PartitionKey {
     public static let http = "http"
     public static let replay = "replay"
+    /// The series polled from AWS Cost Explorer.
+    public static let costExplorer = "cost-explorer"
+
+    /// The `source` label of a partition's series: `kafka`, `http`, `replay`, `cost-explorer`.
+    public static func source(of key: String) -> String {
+        key.hasPrefix("kafka/") ? "kafka" : key
+    }
 
     public static func kafka(_ tp: TopicPartition) -> String { "kafka/\(tp.topic)/\(tp.partition)" }
 

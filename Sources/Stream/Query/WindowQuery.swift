@@ -45,6 +45,8 @@ public struct WindowAnswer: Sendable {
         public var series: Int
         /// Per bucket, oldest first, when `includeBuckets` was asked for.
         public var buckets: [Double]?
+        /// Some of the amounts are Cost Explorer estimates, which AWS may still restate.
+        public var estimated = false
     }
 
     public var resolution: Resolution

@@ -7,6 +7,7 @@ extension WindowStore {
         let endInstant = atMillis - q.offsetSeconds * 1000
         let (resolution, ringIndex, first, last) = try plan(q, endInstant: endInstant, newestMillis: newestEventMillis)
         let n = Int(last - first + 1)
+        let endMillis = (last + 1) * resolution.stepMillis
         let names = configuration.labelNames
         if let by = q.by {
             for label in by where !names.contains(label) {
@@ -19,7 +20,7 @@ extension WindowStore {
             by.contains("currency") || !names.contains("currency") ? by : by + ["currency"]
         }
         let byIndex = groupNames.map { $0.map { names.firstIndex(of: $0)! } }
-        let matchers = q.matchers.map { LabelMatcher.Compiled($0, labelNames: names) }
+        let matchers = configuration.selecting(q.matchers).map { LabelMatcher.Compiled($0, labelNames: names) }
         let needsBuckets = q.aggregation == .min || q.aggregation == .max || q.includeBuckets
 
         final class Accumulator {
@@ -28,6 +29,7 @@ extension WindowStore {
             /// Saturates: counts of many series at UInt32.max could exceed UInt64 only in theory.
             var count: UInt64 = 0
             var series = 0
+            var estimated = false
             var buckets: [Double]
             init(key: [String], buckets: Int) {
                 self.key = key
@@ -69,6 +71,7 @@ extension WindowStore {
                         guard matchers.allSatisfy({ $0.matches(labels) }) else { continue }
                         let acc = group(for: labels)
                         acc.series += 1
+                        if series < s.estimatedFrom.count, s.estimatedFrom[series] < endMillis { acc.estimated = true }
                         if needsBuckets {
                             ring.forEachBucket(series: series, from: first, through: last) { b, sum, count in
                                 acc.buckets[Int(b - first)] += sum
@@ -110,7 +113,7 @@ extension WindowStore {
             var labels: [String: String] = [:]
             for (name, v) in zip(labelNamesOut, key) { labels[name] = v }
             result.append(.init(labels: labels, value: value, sum: acc.sum, count: acc.count, series: acc.series,
-                                buckets: q.includeBuckets ? acc.buckets : nil))
+                                buckets: q.includeBuckets ? acc.buckets : nil, estimated: acc.estimated))
         }
         return WindowAnswer(resolution: resolution, startMillis: first * resolution.stepMillis,
                             endMillis: (last + 1) * resolution.stepMillis, buckets: n, groups: result)

@@ -42,13 +42,13 @@ public struct LayoutConversion: Sendable {
     }
 
     func convert(_ old: ShardState, to configuration: StoreConfiguration) -> (ShardState, Report) {
-        let new = ShardState(configuration: configuration)
+        let new = ShardState(configuration: configuration, source: old.source)
         new.watermarkMillis = old.watermarkMillis
         new.nextOffset = old.nextOffset
         new.lastMessage = old.lastMessage
         new.applied = old.applied
         new.rejected = old.rejected
-        let oldNames = old.configuration.labelNames
+        let oldNames = old.configuration.inputLabelNames
         // For each new ring: the saved ring that tiles it and reaches furthest back.
         let sources: [Int?] = new.rings.map { ring in
             old.rings.indices
@@ -56,13 +56,13 @@ public struct LayoutConversion: Sendable {
                 .max { old.rings[$0].resolution.retentionSeconds < old.rings[$1].resolution.retentionSeconds }
         }
         for series in 0..<old.seriesCount {
-            let labels = StringLabels(self.labels(old.table.labels[series], from: oldNames, to: configuration.labelNames))
+            let labels = StringLabels(self.labels(Array(old.table.labels[series].dropLast()), from: oldNames, to: configuration.inputLabelNames))
             let hash = SeriesTable.hash(labels)
             let id: Int
             if let existing = new.table.find(labels, hash: hash) {
                 id = Int(existing)
             } else {
-                id = Int(new.table.insert(labels, hash: hash))
+                id = Int(new.table.insert(labels, hash: hash, extra: new.source))
                 for ring in new.rings { ring.addSeries() }
             }
             for (r, ring) in new.rings.enumerated() {
@@ -78,7 +78,7 @@ public struct LayoutConversion: Sendable {
             }
         }
         let report = Report(from: old.configuration.resolutions, fromLabels: oldNames,
-                            to: configuration.resolutions, toLabels: configuration.labelNames,
+                            to: configuration.resolutions, toLabels: configuration.inputLabelNames,
                             lost: new.rings.indices.filter { sources[$0] == nil }.map { new.rings[$0].resolution })
         return (new, report)
     }

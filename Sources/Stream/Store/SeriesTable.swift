@@ -64,11 +64,13 @@ final class SeriesTable {
         }
     }
 
-    /// Adds a series known to be absent (after `find` returned nil).
-    func insert<L: LabelSource>(_ source: L, hash: UInt64) -> UInt32 {
+    /// Adds a series known to be absent (after `find` returned nil). `extra` follows the values
+    /// in `labels` only (the shard's `source`: the same for every series of the table, so it
+    /// takes no part in hashing or comparing).
+    func insert<L: LabelSource>(_ source: L, hash: UInt64, extra: String) -> UInt32 {
         let id = UInt32(hashes.count)
         var strings: [String] = []
-        strings.reserveCapacity(source.labelCount)
+        strings.reserveCapacity(source.labelCount + 1)
         for i in 0..<source.labelCount {
             let v = source.labelValue(i)
             keyBytes.append(contentsOf: v)
@@ -76,6 +78,7 @@ final class SeriesTable {
             strings.append(String(decoding: v, as: UTF8.self))
         }
         keyStart.append(keyBytes.count)
+        strings.append(extra)
         labels.append(strings)
         hashes.append(hash)
         if hashes.count * 2 > slots.count { grow() }

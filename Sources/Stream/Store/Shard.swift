@@ -21,7 +21,7 @@ public final class Shard: Sendable {
     init(key: String, configuration: StoreConfiguration, budget: SeriesBudget) {
         self.key = key
         self.budget = budget
-        self.state = Mutex(ShardState(configuration: configuration))
+        self.state = Mutex(ShardState(configuration: configuration, source: PartitionKey.source(of: key)))
     }
 
     init(key: String, restoring state: sending ShardState, budget: SeriesBudget) {

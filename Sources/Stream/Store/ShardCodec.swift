@@ -32,13 +32,14 @@ public enum ShardCodec {
             put(&out, UInt64(bitPattern: ring.resolution.stepSeconds))
             put(&out, UInt32(ring.resolution.buckets))
         }
-        put(&out, UInt32(s.configuration.labelNames.count))
-        for name in s.configuration.labelNames { putString(&out, name) }
+        // The input labels only: `source` follows from the shard key (`ShardState.source`).
+        put(&out, UInt32(s.configuration.inputLabelNames.count))
+        for name in s.configuration.inputLabelNames { putString(&out, name) }
         put(&out, UInt64(bitPattern: s.watermarkMillis))
         put(&out, UInt64(bitPattern: s.nextOffset ?? -1))
         put(&out, UInt32(s.seriesCount))
         for series in 0..<s.seriesCount {
-            for value in s.table.labels[series] { putString(&out, value) }
+            for value in s.table.labels[series].dropLast() { putString(&out, value) }
             for ring in s.rings {
                 let head = ring.heads[series]
                 put(&out, UInt64(bitPattern: head))
@@ -62,7 +63,7 @@ public enum ShardCodec {
     /// Decodes a snapshot into a shard for `configuration`. A snapshot taken under another
     /// layout (resolutions, labels) is converted when `conversion` allows it (see
     /// `LayoutConversion`); otherwise it is refused as `.incompatible`.
-    static func decode(_ bytes: [UInt8], configuration: StoreConfiguration,
+    static func decode(_ bytes: [UInt8], configuration: StoreConfiguration, source: String,
                        conversion: LayoutConversion? = nil) throws(DecodeError) -> (state: ShardState, report: LayoutConversion.Report?) {
         var r = Reader(bytes: bytes)
         guard try r.u32() == magic else { throw .corrupt("bad magic") }
@@ -81,15 +82,15 @@ public enum ShardCodec {
         guard labelCount <= 1024 else { throw .corrupt("\(labelCount) labels") }
         var names: [String] = []
         for _ in 0..<labelCount { names.append(try r.string()) }
-        if resolutions == configuration.resolutions && names == configuration.labelNames {
-            return (try decodeBody(&r, configuration: configuration), nil)
+        if resolutions == configuration.resolutions && names == configuration.inputLabelNames {
+            return (try decodeBody(&r, configuration: configuration, source: source), nil)
         }
-        let saved = StoreConfiguration(labelNames: names, resolutions: resolutions, maxSeries: .max,
+        let saved = StoreConfiguration(inputLabelNames: names, resolutions: resolutions, maxSeries: .max,
                                        maxFutureSkewSeconds: configuration.maxFutureSkewSeconds)
         guard let conversion else {
-            throw .incompatible("resolutions \(resolutions) and labels \(names) vs configured \(configuration.resolutions) and \(configuration.labelNames)")
+            throw .incompatible("resolutions \(resolutions) and labels \(names) vs configured \(configuration.resolutions) and \(configuration.inputLabelNames)")
         }
-        let old = try decodeBody(&r, configuration: saved)
+        let old = try decodeBody(&r, configuration: saved, source: source)
         let (state, report) = conversion.convert(old, to: configuration)
         if !report.lost.isEmpty && !conversion.allowLoss {
             throw .incompatible(report.description)
@@ -97,9 +98,9 @@ public enum ShardCodec {
         return (state, report)
     }
 
-    private static func decodeBody(_ r: inout Reader, configuration: StoreConfiguration) throws(DecodeError) -> ShardState {
-        let labelCount = configuration.labelNames.count
-        let state = ShardState(configuration: configuration)
+    private static func decodeBody(_ r: inout Reader, configuration: StoreConfiguration, source: String) throws(DecodeError) -> ShardState {
+        let labelCount = configuration.inputLabelNames.count
+        let state = ShardState(configuration: configuration, source: source)
         state.watermarkMillis = Int64(bitPattern: try r.u64())
         let offset = Int64(bitPattern: try r.u64())
         state.nextOffset = offset < 0 ? nil : offset
@@ -110,7 +111,7 @@ public enum ShardCodec {
             let labels = StringLabels(values)
             let hash = SeriesTable.hash(labels)
             guard state.table.find(labels, hash: hash) == nil else { throw .corrupt("duplicate series \(values)") }
-            let series = Int(state.table.insert(labels, hash: hash))
+            let series = Int(state.table.insert(labels, hash: hash, extra: source))
             for ring in state.rings {
                 ring.addSeries()
                 let head = Int64(bitPattern: try r.u64())

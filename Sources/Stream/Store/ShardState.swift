@@ -2,6 +2,8 @@
 /// `Shard`'s mutex is held (the mutex is the only path to it).
 final class ShardState: @unchecked Sendable {
     let configuration: StoreConfiguration
+    /// The `source` label of every series here (`PartitionKey.source(of:)`).
+    let source: String
     let table = SeriesTable()
     let rings: [BucketRing]
     /// Top contributors per series, current and previous hour (not saved in snapshots).
@@ -20,12 +22,16 @@ final class ShardState: @unchecked Sendable {
     /// overflow without looking at one (see `ShardWriter.apply`).
     @exclusivity(unchecked) var appliedMagnitude = 0.0
     @exclusivity(unchecked) var rejected = [UInt64](repeating: 0, count: RejectReason.allCases.count)
+    /// Per series, the first period whose amount is an estimate (Cost Explorer); Int64.max or
+    /// beyond the end: none. Empty for other sources. Not saved: the poller's state re-marks it.
+    var estimatedFrom: [Int64] = []
     /// Sees buckets the rings reuse (`replay --dump-hourly`); nil in the daemon.
     var evictionObserver: EvictionObserver?
     typealias EvictionObserver = (_ series: Int, _ resolution: Int, _ bucket: Int64, _ sum: Double, _ count: UInt32) -> Void
 
-    init(configuration: StoreConfiguration) {
+    init(configuration: StoreConfiguration, source: String) {
         self.configuration = configuration
+        self.source = source
         rings = configuration.resolutions.map { BucketRing(resolution: $0) }
     }
 

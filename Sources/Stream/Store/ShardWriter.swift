@@ -26,8 +26,8 @@ public struct ShardWriter: ~Copyable {
     /// no series and no budget.
     @inline(__always)
     public func apply<L: LabelSource>(_ labels: L, timestampMillis ts: Int64, cost: Double) -> RejectReason? {
-        precondition(labels.labelCount == state.configuration.labelNames.count,
-                     "label values do not match the store's labels \(state.configuration.labelNames)")
+        precondition(labels.labelCount == state.configuration.inputLabelNames.count,
+                     "label values do not match the store's labels \(state.configuration.inputLabelNames)")
         if let latest = latestAcceptedMillis, ts > latest { return reject(.futureTimestamp) }
         // How old is too old: each ring's own head for a series it holds; for a series (or ring)
         // without one yet, the newest event time this shard has seen. Event time, not the wall
@@ -63,7 +63,7 @@ public struct ShardWriter: ~Copyable {
             }
             guard kept else { return reject(.tooOld) }
             guard budget.take() else { return reject(.seriesLimit) }
-            series = Int(state.table.insert(labels, hash: hash))
+            series = Int(state.table.insert(labels, hash: hash, extra: state.source))
             for (r, ring) in state.rings.enumerated() {
                 ring.addSeries()
                 _ = add(ring, r, series: series, ts: ts, cost: cost, reference: reference, observer: observer)
@@ -82,6 +82,44 @@ public struct ShardWriter: ~Copyable {
         let bucket = ring.resolution.bucket(containing: ts)
         guard let observer else { return ring.add(series: series, bucket: bucket, amount: cost, reference: reference) }
         return ring.add(series: series, bucket: bucket, amount: cost, reference: reference) { observer(series, r, $0, $1, $2) }
+    }
+
+    /// Cost Explorer: the polled amount for a (series, period) replaces `previous`, the amount
+    /// applied for it before, by adding the difference to every ring that still holds the period
+    /// (its event count stays); nil `previous` applies it like an event. Restatements move
+    /// values up or down and repeated polls never add up.
+    public func replace<L: LabelSource>(_ labels: L, timestampMillis ts: Int64, previous: Double?, with value: Double) -> RejectReason? {
+        guard let previous else { return apply(labels, timestampMillis: ts, cost: value) }
+        let delta = value - previous
+        guard delta.isFinite else { return reject(.costOverflow) }
+        guard delta != 0 else { return nil }
+        // The series went with a reset of the shard (its state too): nothing to replace.
+        guard let id = state.table.find(labels, hash: SeriesTable.hash(labels)) else { return apply(labels, timestampMillis: ts, cost: value) }
+        let series = Int(id)
+        for ring in state.rings where ring.wouldOverflow(series: series, bucket: ring.resolution.bucket(containing: ts), amount: delta) {
+            return reject(.costOverflow)
+        }
+        var taken = false
+        for ring in state.rings {
+            // Count 0: the bucket keeps one value per polled period, however often it is restated.
+            taken = ring.add(series: series, bucket: ring.resolution.bucket(containing: ts), amount: delta, count: 0,
+                             reference: state.watermarkMillis) || taken
+        }
+        guard taken else { return reject(.tooOld) }
+        state.appliedMagnitude += delta.magnitude
+        return nil
+    }
+
+    /// Cost Explorer: the series' amounts from `fromMillis` on are estimates AWS may still
+    /// restate (nil: none are); queries over them say so.
+    public func markEstimated<L: LabelSource>(_ labels: L, fromMillis: Int64?) {
+        guard let id = state.table.find(labels, hash: SeriesTable.hash(labels)) else { return }
+        let series = Int(id)
+        if state.estimatedFrom.count <= series {
+            guard fromMillis != nil else { return }
+            state.estimatedFrom.append(contentsOf: repeatElement(Int64.max, count: series + 1 - state.estimatedFrom.count))
+        }
+        state.estimatedFrom[series] = fromMillis ?? .max
     }
 
     /// Counts a rejection decided outside the store (the parser's), so the shard's

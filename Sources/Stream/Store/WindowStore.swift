@@ -46,7 +46,7 @@ public final class WindowStore: Sendable {
     @discardableResult
     public func installShard(from snapshot: [UInt8], key: String,
                              conversion: LayoutConversion? = nil) throws(ShardCodec.DecodeError) -> InstallReport {
-        let (state, layout) = try ShardCodec.decode(snapshot, configuration: configuration, conversion: conversion)
+        let (state, layout) = try ShardCodec.decode(snapshot, configuration: configuration, source: PartitionKey.source(of: key), conversion: conversion)
         // Restored series count against the limit like new ones; a snapshot from a config with a
         // higher limit can overshoot it, which is reported (here and as ingestd_series above
         // ingestd_series_limit) but not refused: refusing would lose data. New series are then

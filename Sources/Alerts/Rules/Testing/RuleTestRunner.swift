@@ -33,9 +33,9 @@ public struct RuleTestRunner {
             }
             var failures: [Failure] = []
             for e in c.events.sorted(by: { $0.offsetMillis < $1.offsetMillis }) {
-                let values = configuration.labelNames.map { name in e.labels[name] ?? (name == "currency" ? defaultCurrency : "") }
-                if let unknown = e.labels.keys.first(where: { !configuration.labelNames.contains($0) }) {
-                    failures.append(Failure(test: c.name, origin: c.origin, message: "input label \"\(unknown)\" is not a store label (\(configuration.labelNames.joined(separator: ", ")))"))
+                let values = configuration.inputLabelNames.map { name in e.labels[name] ?? (name == "currency" ? defaultCurrency : "") }
+                if let unknown = e.labels.keys.first(where: { !configuration.inputLabelNames.contains($0) }) {
+                    failures.append(Failure(test: c.name, origin: c.origin, message: "input label \"\(unknown)\" is not a store label (\(configuration.inputLabelNames.joined(separator: ", ")))"))
                     continue
                 }
                 if let reason = evaluation.apply(StringLabels(values), timestampMillis: c.startMillis + e.offsetMillis, cost: e.cost) {
