@@ -38,6 +38,11 @@ import Testing
         #expect(file.kafka.properties.isEmpty && file.mappings.isEmpty)
         #expect(file.rules.files == builtIn.rules.files && file.rules.evaluationIntervalSeconds == builtIn.rules.evaluationIntervalSeconds)
         #expect(builtIn.store.resolutions == [Resolution(stepSeconds: 60, buckets: 2880), Resolution(stepSeconds: 3600, buckets: 840)])
+        // Cost Explorer is off in both; switched on, the file's section states the defaults.
+        #expect(file.costExplorer == nil && builtIn.costExplorer == nil)
+        let polling = try IngestdConfig.load(path: root.appendingPathComponent("etc/ingestd.yaml").path,
+                                             environment: ["INGESTD_COST_EXPLORER_ENABLED": "true"])
+        #expect(polling.costExplorer == CostExplorerConfiguration())
     }
 
     @Test func everyMistakeIsReportedWithItsPositionAtOnce() throws {

@@ -85,6 +85,8 @@ struct IngestdConfig: Sendable {
     var notifications = Notifications()
     var stream = LiveStream()
     var auth = AuthSettings()
+    /// nil: not polled.
+    var costExplorer: CostExplorerConfiguration?
 
     /// `notifications.external_url`, or the listener's own address.
     var externalURL: String { notifications.externalURL.isEmpty ? "\(http.tls == nil ? "http" : "https")://\(http.host):\(http.port)" : notifications.externalURL }
@@ -101,7 +103,7 @@ struct IngestdConfig: Sendable {
         "kafka.enabled", "kafka.brokers", "kafka.embedded_broker", "kafka.group_id", "kafka.topics", "kafka.dead_letter_topic", "kafka.poll_batch", "kafka.tansu_path", "kafka.embedded_port",
         "rules.files", "rules.evaluation_interval", "notifications.external_url", "stream.client_queue", "stream.max_clients",
         "auth.tokens", "auth.metrics_open", "auth.allow_unauthenticated", "http.tls.certificate", "http.tls.key",
-    ]
+    ] + CostExplorerSettings.keys.map { "cost_explorer." + $0 }
 
     static func environmentName(_ key: String) -> String {
         "INGESTD_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
@@ -150,7 +152,7 @@ struct IngestdConfig: Sendable {
     // swiftlint:disable:next function_body_length
     private static func decode(_ root: ConfigNode, _ r: ConfigReader, environment: [String: String]) -> IngestdConfig {
         var c = IngestdConfig()
-        guard let top = r.mapping(root, "", allowed: ["data_dir", "log", "http", "store", "ingest", "snapshot", "shutdown", "kafka", "mappings", "rules", "notifications", "stream", "auth"]) else { return c }
+        guard let top = r.mapping(root, "", allowed: ["data_dir", "log", "http", "store", "ingest", "snapshot", "shutdown", "kafka", "mappings", "rules", "notifications", "stream", "auth", "cost_explorer"]) else { return c }
         c.auth = AuthSettings.decode(top["auth"], r, environment: environment)
         if let v = r.string(top["data_dir"], "data_dir") { c.dataDir = v }
         if let log = r.mapping(top["log"], "log", allowed: ["level"]) {
@@ -326,6 +328,10 @@ struct IngestdConfig: Sendable {
                 }
             }
         }
+        c.costExplorer = CostExplorerSettings.decode(top["cost_explorer"], r, store: c.store)
+        // Kafka and Cost Explorer usually report the same spend: selectors that do not name a
+        // source read the streamed series only (README: Cost Explorer).
+        if c.costExplorer != nil && c.kafka.enabled { c.store.sourcesOutsideDefault = [PartitionKey.costExplorer] }
         return c
     }
 
@@ -353,7 +359,7 @@ struct IngestdConfig: Sendable {
 
     /// The parser options for one input format.
     func parserOptions(format: EventFormat) -> EventParserOptions {
-        EventParserOptions(format: format, tagKeys: Array(store.labelNames.dropFirst(StoreConfiguration.builtinLabelNames.count)),
+        EventParserOptions(format: format, tagKeys: Array(store.inputLabelNames.dropFirst(StoreConfiguration.builtinLabelNames.count)),
                            currencies: ingest.currencies, conversionRates: ingest.conversionRates,
                            maxEventBytes: ingest.maxEventBytes)
     }

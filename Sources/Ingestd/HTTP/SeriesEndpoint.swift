@@ -26,10 +26,10 @@ struct SeriesEndpoint {
                 let at = try Self.instant(params["at"].map(String.init)) ?? clock()
                 // Off the event loop: a query over many series is milliseconds of CPU, and it can
                 // wait on a shard lock held through the HTTP journal's fsync.
-                let before = readiness.reasons
+                let before = readiness.partialReasons
                 let answer = try await NIOThreadPool.singleton.runIfActive { try store.query(query, atMillis: at) }
                 // Not ready at either end of the query: some partition may have been missing.
-                let partial = before.merging(readiness.reasons) { first, _ in first }
+                let partial = before.merging(readiness.partialReasons) { first, _ in first }
                 return JSONResponse.make(Answer(answer, query: query, at: at, partial: partial))
             } catch let error as BadRequest {
                 return JSONResponse.error(.badRequest, error.message)
@@ -112,6 +112,8 @@ struct SeriesEndpoint {
             let count: UInt64
             /// With points=true: the value of every bucket, oldest first (from `start`, one per resolution step).
             let points: [Double]?
+            /// Present (true) when some amounts are Cost Explorer estimates that AWS may still restate.
+            let estimated: Bool?
         }
 
         let at: String
@@ -140,7 +142,7 @@ struct SeriesEndpoint {
             resolution = DurationText.format(seconds: a.resolution.stepSeconds)
             buckets = a.buckets
             aggregation = query.aggregation.rawValue
-            series = a.groups.map { Row(labels: $0.labels, value: $0.value, sum: $0.sum, count: $0.count, points: $0.buckets) }
+            series = a.groups.map { Row(labels: $0.labels, value: $0.value, sum: $0.sum, count: $0.count, points: $0.buckets, estimated: $0.estimated ? true : nil) }
         }
     }
 }

@@ -85,9 +85,30 @@ struct Daemon {
         try engine.save([HTTPEventSink.shardKey], journaled: [HTTPEventSink.shardKey], nowMillis: WallClock.nowMillis())
         logger.info("http shard restored", metadata: ["from_snapshot": "\(restored.fromSnapshot)", "journal_entries": "\(restored.journaled)"])
 
+        var costExplorer: CostExplorerPoller?
+        if let ce = config.costExplorer {
+            let state = CostExplorerState()
+            engine.register(state)
+            let poller = CostExplorerPoller(
+                configuration: ce,
+                client: try AWSJSONClient(endpoint: ce.endpoint, region: ce.region, service: "ce", timeoutMillis: ce.requestTimeoutSeconds * 1000),
+                credentials: AWSCredentialProvider(environment: ProcessInfo.processInfo.environment, profile: ce.profile),
+                budget: RequestBudget(database: database, perDay: ce.requestsPerDay), engine: engine, state: state,
+                currencies: .init(codes: config.ingest.currencies, rates: config.ingest.conversionRates), logger: logger)
+            // Before any service runs: the periodic snapshot must never save the partition empty over its snapshot.
+            logger.info("cost explorer partition \(poller.restore())", metadata: [
+                "endpoint": "\(ce.endpoint)", "granularity": "\(ce.granularity.rawValue)",
+                "interval": "\(DurationText.format(seconds: ce.intervalSeconds))", "budget_requests_per_day": "\(ce.requestsPerDay)",
+                "unsourced_selectors_read": "\(config.store.sourcesOutsideDefault.isEmpty ? "every source" : "every source but \(config.store.sourcesOutsideDefault.joined(separator: ", "))")"])
+            readiness.block(CostExplorerService.component, "cost explorer: the first poll has not completed", partial: false)
+            costExplorer = poller
+        }
+
         var services: [any Service] = [
+            // The Cost Explorer partition too: its alert state changes between polls.
             PeriodicSnapshotService(engine: engine, intervalSeconds: config.snapshotIntervalSeconds,
-                                    keys: [HTTPEventSink.shardKey], logger: logger),
+                                    keys: [HTTPEventSink.shardKey] + (costExplorer == nil ? [] : [PartitionKey.costExplorer]),
+                                    journaled: [HTTPEventSink.shardKey], logger: logger),
             QuarantineRetentionService(quarantine: quarantine, maxRows: config.ingest.quarantineMaxRows, logger: logger),
             IdempotencyKeyRetentionService(keys: idempotencyKeys, clock: WallClock.nowMillis, logger: logger),
         ]
@@ -98,6 +119,7 @@ struct Daemon {
             services.append(service)
             kafka = service
         }
+        if let costExplorer { services.append(CostExplorerService(poller: costExplorer, readiness: readiness, logger: logger)) }
 
         // After the inputs: shutdown runs in reverse, so evaluation stops before the final snapshots.
         services.append(NotificationService(notifier: notifier, silences: silences, logger: logger))

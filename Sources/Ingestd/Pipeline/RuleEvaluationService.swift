@@ -39,7 +39,7 @@ struct RuleEvaluationService: Service {
                 }
             }
             due = next
-            let blockers = readiness.reasons
+            let blockers = readiness.partialReasons
             let reason = blockers.isEmpty ? nil : blockers.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
             if reason != evaluator.pausedReason {
                 if let reason { logger.warning("rule evaluation paused: the data is partial", metadata: ["reason": "\(reason)"]) } else { logger.info("rule evaluation resumed") }

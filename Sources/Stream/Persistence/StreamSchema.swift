@@ -7,6 +7,7 @@ public enum StreamSchema {
         .init(version: 2, name: "log identity and registered partition state",
               sql: SnapshotStore.logIdentitySQL + SnapshotStore.partitionStateSQL),
         .init(version: 3, name: "http idempotency keys", sql: IdempotencyKeys.schemaSQL),
+        .init(version: 4, name: "cost explorer request budget", sql: RequestBudget.schemaSQL),
     ]
 
     public static let module = SQLiteDatabase.SchemaModule(

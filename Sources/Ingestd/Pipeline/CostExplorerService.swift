@@ -1,0 +1,36 @@
+import Logging
+import ServiceLifecycle
+import Stream
+
+/// Runs the Cost Explorer poller (restored by the daemon before): a poll every `interval`. A poll that did not
+/// complete (credentials refused, retries used up, budget spent) is tried again sooner, with
+/// backoff up to the interval, and `/readyz` says why the Cost Explorer series are not current.
+struct CostExplorerService: Service {
+    static let component = "cost_explorer"
+    let poller: CostExplorerPoller
+    let readiness: Readiness
+    let logger: Logger
+
+    func run() async throws {
+        let c = poller.configuration
+        var failures = 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let outcome = await poller.poll(nowMillis: WallClock.nowMillis())
+            if Task.isShuttingDownGracefully || Task.isCancelled { break }
+            var waitMillis = c.intervalSeconds * 1000
+            switch outcome {
+            case .complete(let pages):
+                failures = 0
+                readiness.clear(Self.component)
+                logger.debug("cost explorer poll complete", metadata: ["pages": "\(pages)"])
+            case .credentials(let problem), .incomplete(let problem):
+                failures += 1
+                readiness.block(Self.component, "cost explorer: \(problem)", partial: false)
+                // Sooner than the interval: rotated credentials or an ended outage recover quickly.
+                waitMillis = min(waitMillis, Backoff.delayMillis(failures: failures, initial: c.retryInitialMillis, maximum: c.retryMaxMillis))
+            }
+            let wait = waitMillis
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(wait)) }
+        }
+    }
+}

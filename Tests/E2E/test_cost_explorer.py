@@ -1,0 +1,229 @@
+"""Cost Explorer polling end to end: the daemon's signed requests against botocore, moto's
+server and a scripted fault server; restatements replace, the budget holds across restarts,
+throttling backs off, expired credentials recover when the file is rewritten, and a rule from
+rules/ fires on the polled series."""
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Daemon, wait_for
+from costexplorer import FakeCostExplorer, Moto, botocore_authorization, day, page
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY, SECRET = "AKIDCOSTEXPLORER01", "ce-secret/EXAMPLE+key0000000000000000000"
+
+
+@pytest.fixture
+def fake():
+    f = FakeCostExplorer().start()
+    yield f
+    f.stop()
+
+
+def ce_daemon(workdir, daemons, endpoint, env=None, name="ingestd", credentials=True, **settings):
+    base = {
+        "INGESTD_COST_EXPLORER_ENABLED": "true",
+        "INGESTD_COST_EXPLORER_ENDPOINT": endpoint,
+        "INGESTD_COST_EXPLORER_INTERVAL": "1s",
+        "INGESTD_COST_EXPLORER_RETRY_INITIAL": "1s",
+        "INGESTD_COST_EXPLORER_LOOKBACK": "10d",
+        "INGESTD_COST_EXPLORER_SETTLE": "2d",
+        # No ambient AWS configuration leaks into a test.
+        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-such-credentials"),
+        "AWS_CONFIG_FILE": str(workdir / "no-such-config"),
+    }
+    if credentials:
+        base.update({"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET})
+    for k, v in settings.items():
+        base["INGESTD_COST_EXPLORER_" + k.upper()] = v
+    base.update(env or {})
+    d = Daemon(workdir, env=base, name=name)
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        if k not in base:
+            d.env.pop(k, None)
+    daemons.append(d)
+    return d
+
+
+def ce_series(d, by="account,service"):
+    return {(r["labels"]["account"], r["labels"]["service"]): r for r in
+            d.series(match='{source="cost-explorer"}', window="10d", step="1h", by=by)["series"]}
+
+
+def metric(d, name):
+    total = 0.0
+    for line in d.metrics().splitlines():
+        if line.startswith(name) and not line.startswith("#"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_signed_requests_match_botocore_with_a_session_token_and_from_a_profile(workdir, daemons, fake):
+    fake.results = lambda r: page({day(-1): {("111111111111", "AmazonEC2"): 5}})
+    d = ce_daemon(workdir, daemons, fake.url, env={"AWS_SESSION_TOKEN": "session/token+EXAMPLE=="}).start()
+    wait_for(lambda: len(fake.captured()) >= 1, 20, "a Cost Explorer request")
+    first = fake.captured()[0]
+    assert first.headers["x-amz-target"] == "AWSInsightsIndexService.GetCostAndUsage"
+    assert first.headers["content-type"] == "application/x-amz-json-1.1"
+    assert first.headers["x-amz-security-token"] == "session/token+EXAMPLE=="
+    body = first.json
+    assert body["Granularity"] == "DAILY" and body["Metrics"] == ["UnblendedCost"]
+    assert body["GroupBy"] == [{"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}, {"Type": "DIMENSION", "Key": "SERVICE"}]
+    assert body["TimePeriod"] == {"Start": day(-10), "End": day(1)}
+    assert first.headers["authorization"] == botocore_authorization(first, fake.url, KEY, SECRET, "session/token+EXAMPLE==")
+    d.stop()
+
+    # The same from a profile in a shared credentials file (no environment keys, no token).
+    creds = workdir / "credentials"
+    creds.write_text("[default]\naws_access_key_id = AKIDWRONGPROFILE0000\naws_secret_access_key = wrong\n\n"
+                     "[ce-reader]\naws_access_key_id = AKIDPROFILEKEY000001\naws_secret_access_key = profile/secret+KEY\n")
+    before = len(fake.captured())
+    p = ce_daemon(workdir, daemons, fake.url, name="profile", credentials=False,
+                  env={"AWS_SHARED_CREDENTIALS_FILE": str(creds), "AWS_PROFILE": "ce-reader"}).start()
+    wait_for(lambda: len(fake.captured()) > before, 20, "a request signed from the profile")
+    signed = fake.captured()[before]
+    assert "x-amz-security-token" not in signed.headers
+    assert signed.key_id == "AKIDPROFILEKEY000001"
+    assert signed.headers["authorization"] == botocore_authorization(signed, fake.url, "AKIDPROFILEKEY000001", "profile/secret+KEY")
+    p.stop()
+
+
+def test_moto_pages_are_all_ingested(workdir, daemons):
+    moto = Moto(workdir).start()
+    try:
+        d1, d2 = day(-3), day(-2)
+        moto.queue([
+            page({d1: {("111111111111", "AmazonEC2"): 10, ("111111111111", "AmazonS3"): 1.5}}, token="page-2"),
+            page({d2: {("222222222222", "AmazonEC2"): 7.25}}, token="page-3"),
+            page({d2: {("111111111111", "AmazonEC2"): 12}}),
+        ])
+        d = ce_daemon(workdir, daemons, moto.url, interval="1h").start(ready_timeout=30)
+        got = ce_series(d)
+        assert {k: v["sum"] for k, v in got.items()} == {
+            ("111111111111", "AmazonEC2"): 22.0, ("111111111111", "AmazonS3"): 1.5, ("222222222222", "AmazonEC2"): 7.25}
+        assert metric(d, "ingestd_cost_explorer_pages_total") == 3
+        assert metric(d, "ingestd_cost_explorer_requests_total") == 3
+        assert abs(metric(d, "ingestd_cost_explorer_spend_usd_total") - 0.03) < 1e-9
+        # Cost Explorer series carry their source; streamed ones theirs.
+        assert all(r["labels"]["source"] == "cost-explorer" and r["labels"]["currency"] == "USD"
+                   for r in d.series(window="10d", step="1h")["series"])
+    finally:
+        moto.stop()
+
+
+def test_a_restatement_replaces_the_amount_and_a_restart_keeps_it_exact(workdir, daemons, fake):
+    yesterday, today = day(-1), day(0)
+    amounts = {"ec2": 10.0}
+    fake.results = lambda r: page({yesterday: {("111111111111", "AmazonEC2"): amounts["ec2"]},
+                                   today: {("111111111111", "AmazonEC2"): 1}}, estimated_days={today} | ({yesterday} if amounts["ec2"] == 10 else set()))
+    d = ce_daemon(workdir, daemons, fake.url).start()
+    row = ce_series(d)[("111111111111", "AmazonEC2")]
+    assert row["sum"] == 11 and row["estimated"] is True
+    n = len(fake.captured())
+    wait_for(lambda: len(fake.captured()) >= n + 3, 20, "three more polls")
+    assert ce_series(d)[("111111111111", "AmazonEC2")]["sum"] == 11, "repeated polls must not add up"
+
+    amounts["ec2"] = 8.5  # restated down
+    wait_for(lambda: ce_series(d)[("111111111111", "AmazonEC2")]["sum"] == 9.5, 20, "the restated amount")
+    assert metric(d, 'ingestd_cost_explorer_values_total{result="replaced"}') >= 1
+    # Yesterday alone is no longer an estimate; today still is.
+    one_day = d.series(match='{source="cost-explorer"}', window="1h", step="1h", at=yesterday + "T00:30:00Z", by="account")["series"]
+    assert one_day[0]["sum"] == 8.5 and "estimated" not in one_day[0]
+
+    d.kill9()
+    amounts["ec2"] = 9.0
+    before = len(fake.captured())
+    d.start()
+    wait_for(lambda: ce_series(d)[("111111111111", "AmazonEC2")]["sum"] == 10, 20, "the restatement after kill -9")
+    # The restart asked only for periods that can still change, not the whole lookback again.
+    assert all(c.json["TimePeriod"]["Start"] == day(-2) for c in fake.captured()[before:])
+
+
+def test_empty_and_malformed_answers_are_clear_errors_and_the_daemon_keeps_running(workdir, daemons, fake):
+    # Refused answers are asked again after a backoff (0.5-1 s, then 1-2 s); the empty one
+    # completes a poll; the next poll (interval 1s) brings data.
+    fake.script = [(200, b"<html>not json</html>"), (200, b'{"ResultsByTime": [{"TimePeriod": {"Start": "yesterday"}}]}'),
+                   (200, b'{"ResultsByTime": []}')]
+    fake.results = lambda r: page({day(-1): {("111111111111", "AmazonEC2"): 3}})
+    d = ce_daemon(workdir, daemons, fake.url)
+    d.start(wait_ready=False)
+    wait_for(lambda: b"not a GetCostAndUsage result" in d.get("/readyz")[1], 20, "the malformed answer in /readyz")
+    wait_for(lambda: ("111111111111", "AmazonEC2") in ce_series(d), 30, "the data of a good answer")
+    assert d.get("/readyz")[0] == 200
+    log = d.log_path.read_text()
+    assert "Cost Explorer returned no periods" in log
+    assert "is not a date" in log
+    assert ce_series(d)[("111111111111", "AmazonEC2")]["sum"] == 3
+    assert d.proc.poll() is None
+
+
+def test_throttling_backs_off_exponentially_with_jitter(workdir, daemons, fake):
+    fake.throttle(4)
+    fake.results = lambda r: page({day(-1): {("111111111111", "AmazonEC2"): 2}})
+    d = ce_daemon(workdir, daemons, fake.url, interval="1h", retry_max="30s").start(ready_timeout=60)
+    times = [c.at for c in fake.captured()[:5]]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    # retry_initial 1s, doubling, each drawn from [d/2, d]: 0.5-1, 1-2, 2-4, 4-8 s.
+    for gap, (lo, hi) in zip(gaps, [(0.5, 1), (1, 2), (2, 4), (4, 8)]):
+        assert lo - 0.05 <= gap <= hi + 1.0, gaps
+    assert gaps[3] > gaps[1] > 0, gaps
+    assert metric(d, 'ingestd_cost_explorer_answers_total{outcome="retried"}') == 4
+
+
+def test_an_expired_token_is_reported_and_recovers_when_the_credentials_file_is_rewritten(workdir, daemons, fake):
+    creds = workdir / "credentials"
+    creds.write_text("[default]\naws_access_key_id = AKIDEXPIRED000000001\naws_secret_access_key = old\n")
+    fake.refused_keys.add("AKIDEXPIRED000000001")
+    fake.results = lambda r: page({day(-1): {("111111111111", "AmazonEC2"): 4}})
+    d = ce_daemon(workdir, daemons, fake.url, credentials=False, env={"AWS_SHARED_CREDENTIALS_FILE": str(creds)})
+    d.start(wait_ready=False)
+    wait_for(lambda: b"credentials" in d.get("/readyz")[1], 20, "the credential problem in /readyz")
+    status, body = d.get("/readyz")
+    assert status == 503 and b"ExpiredTokenException" in body, body
+    assert metric(d, "ingestd_cost_explorer_credential_errors_total") >= 1
+    assert "old" not in json.dumps(json.loads(body)), "no secret in the health answer"
+    # Stale Cost Explorer series do not pause the rules of the other sources.
+    assert "evaluation_paused" not in json.loads(d.get("/v1/rules")[1])
+    creds.write_text("[default]\naws_access_key_id = AKIDROTATED000000002\naws_secret_access_key = new\n")
+    d.wait_ready(30)
+    assert ce_series(d)[("111111111111", "AmazonEC2")]["sum"] == 4
+    assert fake.captured()[-1].key_id == "AKIDROTATED000000002"
+
+
+def test_the_daily_request_budget_is_never_exceeded_even_across_a_restart(workdir, daemons, fake):
+    # Every answer has another page: only the budget stops the daemon.
+    fake.results = lambda r: page({day(-1): {("111111111111", "AmazonEC2"): 1}}, token=f"t{len(fake.requests)}")
+    d = ce_daemon(workdir, daemons, fake.url, budget_per_day="0.05")
+    d.start(wait_ready=False)
+    wait_for(lambda: b"budget" in d.get("/readyz")[1], 20, "the spent budget in /readyz")
+    time.sleep(3)
+    assert len(fake.captured()) == 5
+    assert metric(d, "ingestd_cost_explorer_requests_total") == 5
+    assert metric(d, "ingestd_cost_explorer_budget_refusals_total") >= 1
+    d.stop()
+    d.start(wait_ready=False)
+    wait_for(lambda: b"budget" in d.get("/readyz")[1], 20, "the budget still spent after a restart")
+    time.sleep(2)
+    assert len(fake.captured()) == 5
+
+
+def test_a_rule_from_rules_fires_on_cost_explorer_series(workdir, daemons, fake):
+    rules = workdir / "rules"
+    rules.mkdir()
+    # The example file as shipped, evaluated every second instead of every 5 minutes.
+    text = (ROOT / "rules" / "cost-explorer.yaml").read_text()
+    assert "interval: 5m" in text
+    (rules / "cost-explorer.yaml").write_text(text.replace("interval: 5m", "interval: 1s"))
+    fake.results = lambda r: page({day(0): {("333333333333", "AmazonEC2"): 1200, ("333333333333", "AmazonS3"): 3}})
+    d = ce_daemon(workdir, daemons, fake.url, env={"INGESTD_RULES_FILES": json.dumps([str(rules / "*.yaml")])}).start()
+
+    def firing():
+        status, body = d.get("/v1/alerts")
+        return [a for a in json.loads(body)["alerts"] if a["state"] == "firing"] if status == 200 else []
+    wait_for(lambda: firing(), 30, "the Cost Explorer alert")
+    alert = firing()[0]
+    assert alert["labels"]["account"] == "333333333333" and alert["labels"]["service"] == "AmazonEC2"
+    assert alert["labels"]["alertname"] == "CostExplorerDailyServiceSpendHigh"
