@@ -91,22 +91,31 @@ def test_signed_requests_match_botocore_with_a_session_token_and_from_a_profile(
     p.stop()
 
 
-def test_moto_pages_are_all_ingested(workdir, daemons):
+def test_moto_pages_are_all_ingested_and_a_later_poll_replaces(workdir, daemons):
     moto = Moto(workdir).start()
     try:
         d1, d2 = day(-3), day(-2)
+        # Moto answers each distinct request body with the next queued result: the first poll's
+        # three pages (each carries the previous page's token), then the second poll, which asks
+        # only the unsettled days (another body) and gets restated amounts; later polls repeat
+        # that body and get the same answer again.
         moto.queue([
             page({d1: {("111111111111", "AmazonEC2"): 10, ("111111111111", "AmazonS3"): 1.5}}, token="page-2"),
             page({d2: {("222222222222", "AmazonEC2"): 7.25}}, token="page-3"),
             page({d2: {("111111111111", "AmazonEC2"): 12}}),
+            page({d2: {("111111111111", "AmazonEC2"): 9.5, ("222222222222", "AmazonEC2"): 8}}),
         ])
-        d = ce_daemon(workdir, daemons, moto.url, interval="1h").start(ready_timeout=30)
+        d = ce_daemon(workdir, daemons, moto.url).start(ready_timeout=30)
+        wait_for(lambda: metric(d, "ingestd_cost_explorer_requests_total") >= 6, 30, "three more polls")
         got = ce_series(d)
         assert {k: v["sum"] for k, v in got.items()} == {
-            ("111111111111", "AmazonEC2"): 22.0, ("111111111111", "AmazonS3"): 1.5, ("222222222222", "AmazonEC2"): 7.25}
-        assert metric(d, "ingestd_cost_explorer_pages_total") == 3
-        assert metric(d, "ingestd_cost_explorer_requests_total") == 3
-        assert abs(metric(d, "ingestd_cost_explorer_spend_usd_total") - 0.03) < 1e-9
+            ("111111111111", "AmazonEC2"): 19.5, ("111111111111", "AmazonS3"): 1.5, ("222222222222", "AmazonEC2"): 8.0}
+        assert metric(d, 'ingestd_cost_explorer_values_total{result="new"}') == 4
+        assert metric(d, 'ingestd_cost_explorer_values_total{result="replaced"}') == 2
+        assert metric(d, 'ingestd_cost_explorer_values_total{result="unchanged"}') >= 2
+        requests = metric(d, "ingestd_cost_explorer_requests_total")
+        assert metric(d, "ingestd_cost_explorer_pages_total") == requests
+        assert abs(metric(d, "ingestd_cost_explorer_spend_usd_total") - 0.01 * requests) < 1e-9
         # Cost Explorer series carry their source; streamed ones theirs.
         assert all(r["labels"]["source"] == "cost-explorer" and r["labels"]["currency"] == "USD"
                    for r in d.series(window="10d", step="1h")["series"])
@@ -217,7 +226,8 @@ def test_a_rule_from_rules_fires_on_cost_explorer_series(workdir, daemons, fake)
     text = (ROOT / "rules" / "cost-explorer.yaml").read_text()
     assert "interval: 5m" in text
     (rules / "cost-explorer.yaml").write_text(text.replace("interval: 5m", "interval: 1s"))
-    fake.results = lambda r: page({day(0): {("333333333333", "AmazonEC2"): 1200, ("333333333333", "AmazonS3"): 3}})
+    ec2 = {"amount": 1200}
+    fake.results = lambda r: page({day(0): {("333333333333", "AmazonEC2"): ec2["amount"], ("333333333333", "AmazonS3"): 3}})
     d = ce_daemon(workdir, daemons, fake.url, env={"INGESTD_RULES_FILES": json.dumps([str(rules / "*.yaml")])}).start()
 
     def firing():
@@ -227,3 +237,13 @@ def test_a_rule_from_rules_fires_on_cost_explorer_series(workdir, daemons, fake)
     alert = firing()[0]
     assert alert["labels"]["account"] == "333333333333" and alert["labels"]["service"] == "AmazonEC2"
     assert alert["labels"]["alertname"] == "CostExplorerDailyServiceSpendHigh"
+
+    # Cost Explorer restates the day: the firing alert is amended, not resolved and fired again.
+    ec2["amount"] = 1500
+
+    def history():
+        return [(h["state"], h["value"]) for h in json.loads(d.get("/v1/alerts/history")[1])["transitions"]
+                if h["labels"].get("service") == "AmazonEC2"]
+    wait_for(lambda: ("amended", 1500) in history(), 30, "the amended alert")
+    states = [state for state, _ in history()]
+    assert states.count("firing") == 1 and "resolved" not in states and states[-1] == "amended", states

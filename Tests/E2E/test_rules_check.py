@@ -13,7 +13,8 @@ def test_the_example_rules_pass_with_the_default_config():
     # No FILES: the config's rules.files (rules/*.yaml, relative to the working directory).
     code, out, err = check("--config", "etc/ingestd.yaml")
     assert code == 0, err
-    assert out == ("rules/anomaly.yaml: OK, 1 group, 1 rule\nrules/spend.yaml: OK, 3 groups, 4 rules\n"
+    assert out == ("rules/anomaly.yaml: OK, 1 group, 1 rule\nrules/cost-explorer.yaml: OK, 1 group, 1 rule\n"
+                   "rules/spend.yaml: OK, 3 groups, 4 rules\n"
                    "notifications: no route: defined, alerts are not notified\n")
     assert err == ""
     # Named files, and the built-in defaults without --config, give the same answer.

@@ -14,6 +14,8 @@ struct CostExplorerService: Service {
     func run() async throws {
         let c = poller.configuration
         var failures = 0
+        // Logged when it changes: one line per problem, not one per retry.
+        var lastProblem: String?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let outcome = await poller.poll(nowMillis: WallClock.nowMillis())
             if Task.isShuttingDownGracefully || Task.isCancelled { break }
@@ -21,6 +23,8 @@ struct CostExplorerService: Service {
             switch outcome {
             case .complete(let pages):
                 failures = 0
+                if lastProblem != nil { logger.notice("cost explorer polls complete again") }
+                lastProblem = nil
                 readiness.clear(Self.component)
                 logger.debug("cost explorer poll complete", metadata: ["pages": "\(pages)"])
             case .credentials(let problem), .incomplete(let problem):
@@ -28,6 +32,11 @@ struct CostExplorerService: Service {
                 readiness.block(Self.component, "cost explorer: \(problem)", partial: false)
                 // Sooner than the interval: rotated credentials or an ended outage recover quickly.
                 waitMillis = min(waitMillis, Backoff.delayMillis(failures: failures, initial: c.retryInitialMillis, maximum: c.retryMaxMillis))
+                if problem != lastProblem {
+                    logger.error("cost explorer poll did not complete; the Cost Explorer series are not current", metadata: [
+                        "problem": "\(problem)", "next_poll_in_ms": "\(waitMillis)"])
+                }
+                lastProblem = problem
             }
             let wait = waitMillis
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(wait)) }

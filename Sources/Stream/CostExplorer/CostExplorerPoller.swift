@@ -140,18 +140,15 @@ public final class CostExplorerPoller: Sendable {
                     return .page(try CostAndUsagePage.decode(bytes, configuration: configuration,
                                                              inputLabels: engine.store.configuration.inputLabelNames, currencies: currencies))
                 } catch {
-                    logger.error("Cost Explorer answer refused", metadata: ["error": "\(error)"])
                     health.failed(error.description)
                     return .stop(.incomplete(error.description))
                 }
             case .credentials(let why):
                 Counter(label: "ingestd_cost_explorer_credential_errors_total").increment()
                 let problem = "credentials from \(creds.origin) were refused: \(why); fix or rotate them (the file is re-read at every poll)"
-                logger.error("Cost Explorer refused the credentials", metadata: ["origin": "\(creds.origin)", "error": "\(why)"])
                 health.failed(problem, credentials: true)
                 return .stop(.credentials(problem))
             case .refused(let why):
-                logger.error("Cost Explorer refused the request", metadata: ["error": "\(why)"])
                 health.failed("request refused: \(why)")
                 return .stop(.incomplete("request refused: \(why)"))
             case .retry(let why, let afterSeconds):
