@@ -59,6 +59,7 @@ class FakeCostExplorer:
         self.script = []  # (status, body bytes) answered first, in order
         self.results = lambda request: page({})
         self.refused_keys = set()  # key ids answered 403 ExpiredTokenException
+        self.hang_seconds = 0  # answer this late (a Cost Explorer that does not answer)
         self.lock = threading.Lock()
         self.server = None
 
@@ -77,8 +78,11 @@ class FakeCostExplorer:
                 captured = Captured(time.monotonic(), self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with fake.lock:
                     fake.requests.append(captured)
+                    hang = fake.hang_seconds
                     scripted = fake.script.pop(0) if fake.script else None
                     refused = captured.key_id in fake.refused_keys
+                if hang:
+                    time.sleep(hang)
                 if refused:
                     status, out = 403, json.dumps({"__type": "com.amazon.coral.service#ExpiredTokenException",
                                                    "message": "The security token included in the request is expired"}).encode()

@@ -53,11 +53,16 @@ def ce_series(d, by="account,service"):
             d.series(match='{source="cost-explorer"}', window="10d", step="1h", by=by)["series"]}
 
 
-def metric(d, name):
+def metric(d, name, **labels):
+    """The sum of a metric's samples whose labels include `labels` (in any order)."""
     total = 0.0
     for line in d.metrics().splitlines():
-        if line.startswith(name) and not line.startswith("#"):
-            total += float(line.rsplit(" ", 1)[1])
+        if line.startswith("#"):
+            continue
+        sample, value = line.rsplit(" ", 1)
+        metric_name, _, rest = sample.partition("{")
+        if metric_name == name and all(f'{k}="{v}"' in rest for k, v in labels.items()):
+            total += float(value)
     return total
 
 
@@ -110,9 +115,9 @@ def test_moto_pages_are_all_ingested_and_a_later_poll_replaces(workdir, daemons)
         got = ce_series(d)
         assert {k: v["sum"] for k, v in got.items()} == {
             ("111111111111", "AmazonEC2"): 19.5, ("111111111111", "AmazonS3"): 1.5, ("222222222222", "AmazonEC2"): 8.0}
-        assert metric(d, 'ingestd_cost_explorer_values_total{result="new"}') == 4
-        assert metric(d, 'ingestd_cost_explorer_values_total{result="replaced"}') == 2
-        assert metric(d, 'ingestd_cost_explorer_values_total{result="unchanged"}') >= 2
+        assert metric(d, "ingestd_cost_explorer_values_total", result="new") == 4
+        assert metric(d, "ingestd_cost_explorer_values_total", result="replaced") == 2
+        assert metric(d, "ingestd_cost_explorer_values_total", result="unchanged") >= 2
         requests = metric(d, "ingestd_cost_explorer_requests_total")
         assert metric(d, "ingestd_cost_explorer_pages_total") == requests
         assert abs(metric(d, "ingestd_cost_explorer_spend_usd_total") - 0.01 * requests) < 1e-9
@@ -137,7 +142,7 @@ def test_a_restatement_replaces_the_amount_and_a_restart_keeps_it_exact(workdir,
 
     amounts["ec2"] = 8.5  # restated down
     wait_for(lambda: ce_series(d)[("111111111111", "AmazonEC2")]["sum"] == 9.5, 20, "the restated amount")
-    assert metric(d, 'ingestd_cost_explorer_values_total{result="replaced"}') >= 1
+    assert metric(d, "ingestd_cost_explorer_values_total", result="replaced") >= 1
     # Yesterday alone is no longer an estimate; today still is.
     one_day = d.series(match='{source="cost-explorer"}', window="1h", step="1h", at=yesterday + "T00:30:00Z", by="account")["series"]
     assert one_day[0]["sum"] == 8.5 and "estimated" not in one_day[0]
@@ -179,7 +184,7 @@ def test_throttling_backs_off_exponentially_with_jitter(workdir, daemons, fake):
     for gap, (lo, hi) in zip(gaps, [(0.5, 1), (1, 2), (2, 4), (4, 8)]):
         assert lo - 0.05 <= gap <= hi + 1.0, gaps
     assert gaps[3] > gaps[1] > 0, gaps
-    assert metric(d, 'ingestd_cost_explorer_answers_total{outcome="retried"}') == 4
+    assert metric(d, "ingestd_cost_explorer_answers_total", outcome="retried") == 4
 
 
 def test_an_expired_token_is_reported_and_recovers_when_the_credentials_file_is_rewritten(workdir, daemons, fake):
@@ -247,3 +252,24 @@ def test_a_rule_from_rules_fires_on_cost_explorer_series(workdir, daemons, fake)
     wait_for(lambda: ("amended", 1500) in history(), 30, "the amended alert")
     states = [state for state, _ in history()]
     assert states.count("firing") == 1 and "resolved" not in states and states[-1] == "amended", states
+
+
+def test_sigterm_during_a_request_that_never_answers_exits_within_the_grace(workdir, daemons, fake):
+    fake.hang_seconds = 120
+    d = ce_daemon(workdir, daemons, fake.url, env={"INGESTD_SHUTDOWN_GRACE": "10s"})
+    d.start(wait_ready=False)
+    wait_for(lambda: len(fake.captured()) >= 1, 20, "a request in flight")
+    began = time.monotonic()
+    assert d.stop(timeout=15) == 0
+    assert time.monotonic() - began < 5, "the request in flight was not aborted"
+
+
+def test_periods_outside_the_request_are_left_out(workdir, daemons, fake):
+    fake.results = lambda r: page({"9999-12-30": {("111111111111", "AmazonEC2"): 5}, day(-20): {("111111111111", "AmazonEC2"): 6},
+                                   day(-1): {("111111111111", "AmazonEC2"): 7}})
+    d = ce_daemon(workdir, daemons, fake.url, interval="1h").start()
+    assert ce_series(d)[("111111111111", "AmazonEC2")]["sum"] == 7
+    assert metric(d, "ingestd_cost_explorer_values_total", reason="period_outside_request", result="rejected") == 2
+    # The rings were not moved to year 9999: the day before is still there.
+    assert d.series(match='{source="cost-explorer"}', window="1h", step="1h", at=day(-1) + "T00:10:00Z", by="")["series"][0]["sum"] == 7
+

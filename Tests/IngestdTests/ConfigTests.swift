@@ -70,6 +70,32 @@ import Testing
         #expect(found.count == 6, "\(found)")
     }
 
+    @Test func costExplorerSettingsAreCheckedEvenWhileDisabled() throws {
+        let found = try errors("""
+            store:
+              labels: [team, source]
+            cost_explorer:
+              enabled: false
+              group_by: [SERVICE, TAG:owner, USAGE_TYPE]
+              metric: Dollars
+              lookback: 400d
+              budget_per_day: 1e400
+              endpoint: ce.example
+            """)
+        #expect(found.contains { $0.hasPrefix("F:2:18: store.labels: \"source\" cannot be a tag label") })
+        #expect(found.contains { $0.hasPrefix("F:5:23: cost_explorer.group_by: TAG:owner becomes label \"owner\", which is not in store.labels") })
+        #expect(found.contains { $0.hasPrefix("F:5:34: cost_explorer.group_by: \"USAGE_TYPE\" is not one of") })
+        #expect(found.contains { $0.hasPrefix("F:6:11: cost_explorer.metric") })
+        #expect(found.contains { $0.hasPrefix("F:7:13: cost_explorer.lookback must be between one daily period and the store's longest retention (5w), got 400d") })
+        #expect(found.contains { $0.hasPrefix("F:8:19: cost_explorer.budget_per_day is USD per UTC day") })
+        #expect(found.contains { $0.hasPrefix("F:9:13: cost_explorer.endpoint must start with https://") })
+        // Both inputs on: selectors without a source read the streamed series only.
+        let both = try IngestdConfig.load(path: try write("cost_explorer: {enabled: true}\nkafka: {brokers: 'b:9092'}\n"), environment: [:])
+        #expect(both.store.sourcesOutsideDefault == ["cost-explorer"])
+        let polledOnly = try IngestdConfig.load(path: try write("cost_explorer: {enabled: true}\nkafka: {enabled: false}\n"), environment: [:])
+        #expect(polledOnly.store.sourcesOutsideDefault.isEmpty && polledOnly.costExplorer?.requestsPerDay == 100)
+    }
+
     @Test func yamlSyntaxErrorsNameTheirPosition() throws {
         let found = try errors("store:\n  max_series: [1,\n")
         #expect(found.count == 1)

@@ -76,7 +76,7 @@ import Testing
     @Test func restatementsReplaceAndTheStateRestoresWithTheWindowsInOneCut() throws {
         let db = try database()
         let engine = PartitionEngine(store: WindowStore(configuration: StoreConfiguration()), snapshots: SnapshotStore(database: db), logger: Logger(label: "t"))
-        let state = CostExplorerState()
+        let state = CostExplorerState(configuration: CostExplorerConfiguration())
         engine.register(state)
         let key = PartitionKey.costExplorer
         var report = engine.update(key) { state.apply([value("1", -1, 10, estimated: true), value("1", 0, 2, estimated: true)], writer: $0) }
@@ -97,7 +97,7 @@ import Testing
         // A fresh process: windows and state from the same snapshot, and the next restatement
         // still replaces exactly what the windows hold.
         let engine2 = PartitionEngine(store: WindowStore(configuration: StoreConfiguration()), snapshots: SnapshotStore(database: db), logger: Logger(label: "t"))
-        let state2 = CostExplorerState()
+        let state2 = CostExplorerState(configuration: CostExplorerConfiguration())
         engine2.register(state2)
         guard case .restored = engine2.restore(key) else { Issue.record("not restored"); return }
         engine2.update(key) { state2.markEstimated(writer: $0) }
@@ -106,6 +106,15 @@ import Testing
         report = engine2.update(key) { state2.apply([value("1", 0, 5)], writer: $0) }
         #expect(report.replaced == 1)
         #expect(try total(engine2.store) == (12.5, false))
+        // Amounts of another metric (the config changed) are not restored: the partition starts over.
+        var amortized = CostExplorerConfiguration()
+        amortized.metric = "AmortizedCost"
+        let engine3 = PartitionEngine(store: WindowStore(configuration: StoreConfiguration()), snapshots: SnapshotStore(database: db), logger: Logger(label: "t"))
+        let state3 = CostExplorerState(configuration: amortized)
+        engine3.register(state3)
+        guard case .rebuild(let why) = engine3.restore(key) else { Issue.record("restored amounts of another metric"); return }
+        #expect(why.contains("AmortizedCost") && state3.count == 0 && state3.fetchedThroughMillis == nil)
+        #expect(try total(engine3.store).0 == 0)
         // Pruning: periods before the last poll's start are never asked again.
         state2.completed(through: Self.midnight + Self.day, keepFrom: Self.midnight)
         #expect(state2.count == 1)

@@ -180,8 +180,8 @@ struct IngestdConfig: Sendable {
             if let items = r.sequence(store["labels"], "store.labels") {
                 tagKeys = items.compactMap { item in
                     guard let key = r.string(item, "store.labels[]") else { return nil }
-                    if StoreConfiguration.builtinLabelNames.contains(key) || key.isEmpty || !key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ":" }) {
-                        r.fail(item.origin, "store.labels: \"\(key)\" cannot be a tag label (account, service and region are built in; use letters, digits, _ - :)")
+                    if StoreConfiguration.builtinLabelNames.contains(key) || key == StoreConfiguration.sourceLabel || key.isEmpty || !key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ":" }) {
+                        r.fail(item.origin, "store.labels: \"\(key)\" cannot be a tag label (account, service, region, currency and source are built in; use letters, digits, _ - :)")
                         return nil
                     }
                     return key

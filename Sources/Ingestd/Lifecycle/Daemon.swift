@@ -87,7 +87,7 @@ struct Daemon {
 
         var costExplorer: CostExplorerPoller?
         if let ce = config.costExplorer {
-            let state = CostExplorerState()
+            let state = CostExplorerState(configuration: ce)
             engine.register(state)
             let poller = CostExplorerPoller(
                 configuration: ce,

@@ -17,7 +17,9 @@ struct CostExplorerService: Service {
         // Logged when it changes: one line per problem, not one per retry.
         var lastProblem: String?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let outcome = await poller.poll(nowMillis: WallClock.nowMillis())
+            // Graceful shutdown cancels a poll waiting on Cost Explorer or on a backoff (the
+            // request is aborted); pages already applied are saved.
+            guard let outcome = try? await cancelWhenGracefulShutdown({ await poller.poll(nowMillis: WallClock.nowMillis()) }) else { break }
             if Task.isShuttingDownGracefully || Task.isCancelled { break }
             var waitMillis = c.intervalSeconds * 1000
             switch outcome {

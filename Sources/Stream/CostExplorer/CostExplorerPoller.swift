@@ -72,13 +72,18 @@ public final class CostExplorerPoller: Sendable {
         var pages = 0
         var periods = 0
         while true {
-            let page: CostAndUsagePage
+            var page: CostAndUsagePage
             switch await fetch(request, creds) {
             case .page(let p): page = p
             case .stop(let outcome): return outcome
             }
             pages += 1
             periods += page.periods
+            // A period outside the request would move the rings' heads (a year-9999 date would
+            // wipe the partition's history): only what was asked for is applied.
+            let asked = page.values.count
+            page.values.removeAll { $0.periodStartMillis < range.start || $0.periodStartMillis >= range.end }
+            if page.values.count < asked { page.rejected["period_outside_request", default: 0] += asked - page.values.count }
             Counter(label: "ingestd_cost_explorer_pages_total").increment()
             let report = engine.update(key) { state.apply(page.values, writer: $0) }
             record(report, page)

@@ -27,8 +27,19 @@ public final class CostExplorerState: PartitionState {
     }
 
     private let inner = Mutex(Inner())
+    /// What the amounts are of: endpoint, metric, granularity and grouping. A snapshot of other
+    /// amounts (the config changed) is not restored: the partition starts over and the first
+    /// poll fetches `lookback` again, rather than mixing two metrics or groupings in one series.
+    let identity: String
 
-    public init() {}
+    public init(identity: String) {
+        self.identity = identity
+    }
+
+    public convenience init(configuration c: CostExplorerConfiguration) {
+        self.init(identity: "\(c.endpoint) \(c.region) \(c.metric) \(c.granularity.rawValue) "
+                  + c.groupBy.map { "\($0.type):\($0.key)=\($0.label)" }.joined(separator: ","))
+    }
 
     public var fetchedThroughMillis: Int64? { inner.withLock { $0.fetchedThrough } }
     public var count: Int { inner.withLock { $0.values.count } }
@@ -99,6 +110,7 @@ public final class CostExplorerState: PartitionState {
 
     private struct Saved: Codable {
         var version = 1
+        var identity: String
         var fetchedThrough: Int64?
         var labels: [[String]]
         var periods: [Int64]
@@ -110,7 +122,7 @@ public final class CostExplorerState: PartitionState {
         guard partition == PartitionKey.costExplorer else { return nil }
         return inner.withLock { s in
             let sorted = s.values.sorted { ($0.key.periodStartMillis, $0.key.labels.joined(separator: "\u{1}")) < ($1.key.periodStartMillis, $1.key.labels.joined(separator: "\u{1}")) }
-            let saved = Saved(fetchedThrough: s.fetchedThrough, labels: sorted.map(\.key.labels), periods: sorted.map(\.key.periodStartMillis),
+            let saved = Saved(identity: identity, fetchedThrough: s.fetchedThrough, labels: sorted.map(\.key.labels), periods: sorted.map(\.key.periodStartMillis),
                               amounts: sorted.map(\.value.amount), estimated: sorted.map(\.value.estimated))
             s.dirty = false
             // Finite amounts (the page refuses others) and strings: encoding cannot fail.
@@ -127,6 +139,9 @@ public final class CostExplorerState: PartitionState {
         let saved: Saved
         do { saved = try JSONDecoder().decode(Saved.self, from: Data(bytes)) } catch {
             throw RestoreError(description: "cost-explorer state does not decode: \(error)")
+        }
+        guard saved.identity == identity else {
+            throw RestoreError(description: "the saved amounts are of \(saved.identity), the config now asks for \(identity): starting over")
         }
         let n = saved.labels.count
         guard saved.version == 1, saved.periods.count == n, saved.amounts.count == n, saved.estimated.count == n else {
