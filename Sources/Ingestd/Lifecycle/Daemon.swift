@@ -105,10 +105,9 @@ struct Daemon {
         }
 
         var services: [any Service] = [
-            // The Cost Explorer partition too: its alert state changes between polls.
+            // The HTTP partition; the Cost Explorer one is saved by its poller (one writer each).
             PeriodicSnapshotService(engine: engine, intervalSeconds: config.snapshotIntervalSeconds,
-                                    keys: [HTTPEventSink.shardKey] + (costExplorer == nil ? [] : [PartitionKey.costExplorer]),
-                                    journaled: [HTTPEventSink.shardKey], logger: logger),
+                                    keys: [HTTPEventSink.shardKey], logger: logger),
             QuarantineRetentionService(quarantine: quarantine, maxRows: config.ingest.quarantineMaxRows, logger: logger),
             IdempotencyKeyRetentionService(keys: idempotencyKeys, clock: WallClock.nowMillis, logger: logger),
         ]

@@ -9,9 +9,8 @@ import Stream
 struct PeriodicSnapshotService: Service {
     let engine: PartitionEngine
     let intervalSeconds: Int64
+    /// Journaled partitions: their snapshot also truncates the journal it covers.
     let keys: [String]
-    /// Of those, the journaled ones: their snapshot also truncates the journal it covers.
-    let journaled: Set<String>
     let logger: Logger
 
     func run() async throws {
@@ -30,7 +29,7 @@ struct PeriodicSnapshotService: Service {
 
     private func save() {
         do {
-            try engine.save(keys, journaled: journaled, nowMillis: WallClock.nowMillis())
+            try engine.save(keys, journaled: Set(keys), nowMillis: WallClock.nowMillis())
         } catch {
             logger.error("snapshot failed; will retry at the next interval", metadata: ["error": "\(error)"])
         }

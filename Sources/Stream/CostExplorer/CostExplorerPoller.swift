@@ -230,8 +230,13 @@ public final class CostExplorerPoller: Sendable {
         }
     }
 
-    /// Saves the partition now: the amounts were paid for. Returns the problem, if any.
-    private func save() -> String? {
+    /// Whether the partition changed since its last save (its alert state, between polls).
+    public var hasUnsavedChanges: Bool { engine.hasUnsavedChanges(key) }
+
+    /// Saves the partition now (after each page: the amounts were paid for). Call it only from
+    /// the task that polls: one writer per partition. Returns the problem, if any.
+    @discardableResult
+    public func save() -> String? {
         do {
             try engine.save([key], nowMillis: WallClock.nowMillis())
             return nil
