@@ -11,6 +11,7 @@ public final class EventTimeEvaluation {
     public let evaluator: RuleEvaluator
     public let groups: [RuleGroup]
     private let shard: Shard
+    private let engine: PartitionEngine
     private let directory: URL
     /// Next evaluation time per group (nil until the first event fixes the start).
     private var due: [Int64?]
@@ -35,6 +36,7 @@ public final class EventTimeEvaluation {
         engine.register(table)
         evaluator = RuleEvaluator(engine: engine, table: table)
         self.groups = groups
+        self.engine = engine
         shard = engine.store.shard(Self.partition)
         due = groups.map { g in startMillis.map { s in Self.floor(s, g.intervalSeconds * 1000) } }
     }
@@ -46,11 +48,22 @@ public final class EventTimeEvaluation {
     static func floor(_ t: Int64, _ step: Int64) -> Int64 { t >= 0 ? t / step * step : ((t + 1) / step - 1) * step }
 
     /// Applies one event at `timestampMillis`, first evaluating every group due before it.
-    /// Returns why the store refused the event, if it did.
+    /// Returns why the store refused the event, if it did. `partition` (rule tests): another
+    /// input's partition, so the series carry its `source`.
     @discardableResult
-    public func apply(_ labels: some LabelSource, timestampMillis ts: Int64, cost: Double) -> RejectReason? {
+    public func apply(_ labels: some LabelSource, timestampMillis ts: Int64, cost: Double, partition: String? = nil) -> RejectReason? {
         advance(to: ts, inclusive: false)
-        return shard.write { $0.apply(labels, timestampMillis: ts, cost: cost) }
+        let target = partition.map { engine.store.shard($0) } ?? shard
+        return target.write { $0.apply(labels, timestampMillis: ts, cost: cost) }
+    }
+
+    /// The partition whose series have `source` (rule tests name a source as an input label).
+    public static func partition(forSource source: String) -> String? {
+        switch source {
+        case "kafka": PartitionKey.kafka(TopicPartition(topic: "rules-test", partition: 0))
+        case PartitionKey.http, PartitionKey.replay, PartitionKey.costExplorer: source
+        default: nil
+        }
     }
 
     /// Counts an event the parser refused (so the shard's counters cover every line).

@@ -34,11 +34,18 @@ public struct RuleTestRunner {
             var failures: [Failure] = []
             for e in c.events.sorted(by: { $0.offsetMillis < $1.offsetMillis }) {
                 let values = configuration.inputLabelNames.map { name in e.labels[name] ?? (name == "currency" ? defaultCurrency : "") }
-                if let unknown = e.labels.keys.first(where: { !configuration.inputLabelNames.contains($0) }) {
-                    failures.append(Failure(test: c.name, origin: c.origin, message: "input label \"\(unknown)\" is not a store label (\(configuration.inputLabelNames.joined(separator: ", ")))"))
+                if let unknown = e.labels.keys.first(where: { !configuration.inputLabelNames.contains($0) && $0 != StoreConfiguration.sourceLabel }) {
+                    failures.append(Failure(test: c.name, origin: c.origin, message: "input label \"\(unknown)\" is not a store label (\(configuration.labelNames.joined(separator: ", ")))"))
                     continue
                 }
-                if let reason = evaluation.apply(StringLabels(values), timestampMillis: c.startMillis + e.offsetMillis, cost: e.cost) {
+                // `source` picks the input the series come from (default: replay, as in a backtest).
+                let source = e.labels[StoreConfiguration.sourceLabel]
+                let partition = source.flatMap(EventTimeEvaluation.partition(forSource:))
+                if let source, partition == nil {
+                    failures.append(Failure(test: c.name, origin: c.origin, message: "input label source=\"\(source)\" must be kafka, http, replay or cost-explorer"))
+                    continue
+                }
+                if let reason = evaluation.apply(StringLabels(values), timestampMillis: c.startMillis + e.offsetMillis, cost: e.cost, partition: partition) {
                     failures.append(Failure(test: c.name, origin: c.origin, message: "input event at \(DurationText.format(seconds: e.offsetMillis / 1000)) was refused by the store: \(reason.rawValue)"))
                 }
             }
