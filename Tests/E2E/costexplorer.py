@@ -112,10 +112,14 @@ class FakeCostExplorer:
         with self.lock:
             return list(self.requests)
 
-    def throttle(self, times):
-        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+    def throttle(self, times, type="ThrottlingException"):
+        body = json.dumps({"__type": type, "message": "Rate exceeded"}).encode()
         with self.lock:
             self.script += [(400, body)] * times
+
+    def fail(self, status, times=1):
+        with self.lock:
+            self.script += [(status, b'{"message": "internal failure"}')] * times
 
 
 class Moto:

@@ -174,8 +174,11 @@ def test_empty_and_malformed_answers_are_clear_errors_and_the_daemon_keeps_runni
     assert d.proc.poll() is None
 
 
-def test_throttling_backs_off_exponentially_with_jitter(workdir, daemons, fake):
-    fake.throttle(4)
+def test_throttling_and_5xx_back_off_exponentially_with_jitter(workdir, daemons, fake):
+    fake.throttle(1)
+    fake.throttle(1, "com.amazonaws.awsinsightsindexservice#LimitExceededException")
+    fake.fail(503)
+    fake.fail(500)
     fake.results = lambda r: page({day(-1): {("111111111111", "AmazonEC2"): 2}})
     d = ce_daemon(workdir, daemons, fake.url, interval="1h", retry_max="30s").start(ready_timeout=60)
     times = [c.at for c in fake.captured()[:5]]
