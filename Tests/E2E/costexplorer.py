@@ -58,6 +58,7 @@ class FakeCostExplorer:
         self.requests: list[Captured] = []
         self.script = []  # (status, body bytes) answered first, in order
         self.results = lambda request: page({})
+        self.anomalies = lambda request: {"Anomalies": []}  # GetAnomalies answers
         self.refused_keys = set()  # key ids answered 403 ExpiredTokenException
         self.hang_seconds = 0  # answer this late (a Cost Explorer that does not answer)
         self.lock = threading.Lock()
@@ -88,6 +89,8 @@ class FakeCostExplorer:
                                                    "message": "The security token included in the request is expired"}).encode()
                 elif scripted:
                     status, out = scripted
+                elif captured.headers.get("x-amz-target", "").endswith(".GetAnomalies"):
+                    status, out = 200, json.dumps(fake.anomalies(captured)).encode()
                 else:
                     status, out = 200, json.dumps(fake.results(captured)).encode()
                 self.send_response(status)
@@ -120,6 +123,16 @@ class FakeCostExplorer:
     def fail(self, status, times=1):
         with self.lock:
             self.script += [(status, b'{"message": "internal failure"}')] * times
+
+
+def anomaly(anomaly_id, account, service, impact):
+    """One GetAnomalies item."""
+    return {"AnomalyId": anomaly_id, "AnomalyStartDate": day(-2), "AnomalyEndDate": day(-1), "DimensionValue": service,
+            "MonitorArn": "arn:aws:ce::123456789012:anomalymonitor/m-1",
+            "RootCauses": [{"Service": service, "Region": "us-east-1", "LinkedAccount": account, "UsageType": "BoxUsage"}],
+            "AnomalyScore": {"MaxScore": 0.9, "CurrentScore": 0.4},
+            "Impact": {"MaxImpact": impact / 2, "TotalImpact": impact, "TotalActualSpend": impact * 2,
+                       "TotalExpectedSpend": impact, "TotalImpactPercentage": 100.0}}
 
 
 class Moto:

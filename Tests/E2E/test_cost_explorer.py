@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import Daemon, wait_for
-from costexplorer import FakeCostExplorer, Moto, botocore_authorization, day, page
+import hashlib
+
+from conftest import http
+from costexplorer import FakeCostExplorer, Moto, anomaly, botocore_authorization, day, page
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY, SECRET = "AKIDCOSTEXPLORER01", "ce-secret/EXAMPLE+key0000000000000000000"
@@ -111,6 +114,7 @@ def test_moto_pages_are_all_ingested_and_a_later_poll_replaces(workdir, daemons)
             page({d2: {("111111111111", "AmazonEC2"): 9.5, ("222222222222", "AmazonEC2"): 8}}),
         ])
         d = ce_daemon(workdir, daemons, moto.url).start(ready_timeout=30)
+        assert d.get("/v1/aws-anomalies")[0] == 404  # not asked for: cost_explorer.aws_anomalies is off
         wait_for(lambda: metric(d, "ingestd_cost_explorer_requests_total") >= 6, 30, "three more polls")
         got = ce_series(d)
         assert {k: v["sum"] for k, v in got.items()} == {
@@ -275,4 +279,36 @@ def test_periods_outside_the_request_are_left_out(workdir, daemons, fake):
     assert metric(d, "ingestd_cost_explorer_values_total", reason="period_outside_request", result="rejected") == 2
     # The rings were not moved to year 9999: the day before is still there.
     assert d.series(match='{source="cost-explorer"}', window="1h", step="1h", at=day(-1) + "T00:10:00Z", by="")["series"][0]["sum"] == 7
+
+
+def test_aws_anomalies_are_fetched_page_by_page_and_shown_by_scope(workdir, daemons, fake):
+    fake.results = lambda r: page({day(-1): {("111111111111", "AmazonEC2"): 1}})
+
+    def anomalies(r):
+        if "NextPageToken" not in r.json:
+            return {"Anomalies": [anomaly("a-1", "111111111111", "AmazonEC2", 120.5)], "NextPageToken": "p2"}
+        return {"Anomalies": [anomaly("a-2", "222222222222", "AmazonS3", 40)]}
+    fake.anomalies = anomalies
+    everyone, only_a = "reader-all-0123456789abcdef", "reader-a-0123456789abcdef"
+    tokens = json.dumps([
+        {"name": "all", "sha256": hashlib.sha256(everyone.encode()).hexdigest(), "role": "read"},
+        {"name": "a", "sha256": hashlib.sha256(only_a.encode()).hexdigest(), "role": "read", "accounts": ["111111111111"]}])
+    d = ce_daemon(workdir, daemons, fake.url, interval="1h", aws_anomalies="true", env={"INGESTD_AUTH_TOKENS": tokens}).start()
+
+    def get(token):
+        status, body = http("GET", d.url + "/v1/aws-anomalies", headers={"Authorization": f"Bearer {token}"})
+        assert status == 200, body
+        return json.loads(body)
+    wait_for(lambda: len(get(everyone)["anomalies"]) == 2, 20, "both pages of AWS anomalies")
+    shown = get(everyone)
+    assert [a["id"] for a in shown["anomalies"]] == ["a-1", "a-2"] and shown["fetchedAt"]
+    first = shown["anomalies"][0]
+    assert first["impact"]["totalImpact"] == 120.5 and first["rootCauses"][0]["linkedAccount"] == "111111111111"
+    asked = [c for c in fake.captured() if c.headers["x-amz-target"] == "AWSInsightsIndexService.GetAnomalies"]
+    assert len(asked) == 2 and asked[0].json["DateInterval"] == {"StartDate": day(-10), "EndDate": day(1)}
+    assert asked[1].json["NextPageToken"] == "p2"
+    assert asked[0].headers["authorization"] == botocore_authorization(asked[0], fake.url, KEY, SECRET)
+    # A token for account 111111111111 sees only its anomaly.
+    assert [a["id"] for a in get(only_a)["anomalies"]] == ["a-1"]
+    assert http("GET", d.url + "/v1/aws-anomalies")[0] == 401
 

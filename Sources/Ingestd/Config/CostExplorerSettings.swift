@@ -3,7 +3,8 @@ import Stream
 /// `cost_explorer:` (README: Cost Explorer). Off unless `enabled: true`.
 enum CostExplorerSettings {
     static let keys = ["enabled", "endpoint", "region", "profile", "granularity", "group_by", "metric", "interval",
-                       "lookback", "settle", "budget_per_day", "request_timeout", "retry_initial", "retry_max", "attempts_per_page"]
+                       "lookback", "settle", "budget_per_day", "request_timeout", "retry_initial", "retry_max", "attempts_per_page",
+                       "aws_anomalies", "aws_anomalies_interval"]
 
     static func decode(_ node: ConfigNode?, _ r: ConfigReader, store: StoreConfiguration) -> CostExplorerConfiguration? {
         guard let m = r.mapping(node, "cost_explorer", allowed: keys) else { return nil }
@@ -79,6 +80,14 @@ enum CostExplorerSettings {
         }
         if let v = r.int(m["attempts_per_page"], "cost_explorer.attempts_per_page", min: 1) {
             if v > 100 { r.fail(m["attempts_per_page"]!.origin, "cost_explorer.attempts_per_page must be at most 100") } else { c.attemptsPerPage = v }
+        }
+        if r.bool(m["aws_anomalies"], "cost_explorer.aws_anomalies") == true {
+            c.awsAnomaliesIntervalSeconds = 6 * 3600
+            if let v = r.duration(m["aws_anomalies_interval"], "cost_explorer.aws_anomalies_interval", max: 7 * 86_400) {
+                if v < 1 { r.fail(m["aws_anomalies_interval"]!.origin, "cost_explorer.aws_anomalies_interval must be at least 1s") } else { c.awsAnomaliesIntervalSeconds = v }
+            }
+        } else if m["aws_anomalies_interval"] != nil {
+            _ = r.duration(m["aws_anomalies_interval"], "cost_explorer.aws_anomalies_interval", max: 7 * 86_400)
         }
         return enabled ? c : nil
     }

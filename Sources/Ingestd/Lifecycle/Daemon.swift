@@ -147,6 +147,7 @@ struct Daemon {
         SilencesEndpoint(silences: silences, clock: WallClock.nowMillis).register(on: router)
         AnomalyEndpoint(evaluator: evaluator, database: database, clock: WallClock.nowMillis).register(on: router)
         NotificationsEndpoint(outbox: outbox).register(on: router)
+        AWSAnomaliesEndpoint(poller: costExplorer).register(on: router)
         StreamEndpoint(hub: stream.hub, store: store, logger: logger).register(on: router)
         AlertsEndpoint(table: alerts, history: AlertHistory(database: database), clock: WallClock.nowMillis).register(on: router)
         PageEndpoint().register(on: router)

@@ -22,6 +22,7 @@ struct CostExplorerService: Service {
         // Logged when it changes: one line per problem, not one per retry.
         var lastProblem: String?
         var nextPoll = WallClock.nowMillis()
+        var nextAnomalies = nextPoll
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             if WallClock.nowMillis() >= nextPoll {
                 // Graceful shutdown cancels a poll waiting on Cost Explorer or on a backoff (the
@@ -48,11 +49,29 @@ struct CostExplorerService: Service {
                     lastProblem = problem
                 }
                 nextPoll = WallClock.nowMillis() + waitMillis
+                if let every = c.awsAnomaliesIntervalSeconds, WallClock.nowMillis() >= nextAnomalies {
+                    nextAnomalies = await pollAWSAnomalies(everySeconds: every)
+                }
             }
             if poller.hasUnsavedChanges { _ = poller.save() }
             let wait = max(10, min(250, nextPoll - WallClock.nowMillis()))
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(wait)) }
         }
         _ = poller.save()
+    }
+
+    /// AWS's own anomalies, after a cost poll: not part of readiness (ingestd's series do not
+    /// depend on them); a failure is logged and tried again at the next cost poll.
+    private func pollAWSAnomalies(everySeconds: Int64) async -> Int64 {
+        guard let outcome = try? await cancelWhenGracefulShutdown({ await poller.pollAWSAnomalies(nowMillis: WallClock.nowMillis()) }) else {
+            return WallClock.nowMillis()
+        }
+        switch outcome {
+        case .complete:
+            return WallClock.nowMillis() + everySeconds * 1000
+        case .credentials(let problem), .incomplete(let problem):
+            logger.warning("AWS anomalies (GetAnomalies) not fetched; /v1/aws-anomalies keeps the last list", metadata: ["problem": "\(problem)"])
+            return WallClock.nowMillis()
+        }
     }
 }

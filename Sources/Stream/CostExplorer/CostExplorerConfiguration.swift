@@ -52,6 +52,9 @@ public struct CostExplorerConfiguration: Sendable, Equatable {
     public var retryMaxMillis: Int64 = 60_000
     /// Attempts of one page before the poll gives up until its next interval.
     public var attemptsPerPage = 6
+    /// Also fetch AWS's own anomalies (`GetAnomalies`) for `/v1/aws-anomalies`, this often
+    /// (nil: not fetched). Requests come out of the same budget.
+    public var awsAnomaliesIntervalSeconds: Int64?
 
     public init() {}
 }

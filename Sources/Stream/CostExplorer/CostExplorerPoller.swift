@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import Synchronization
 
 /// Polls `GetCostAndUsage` into the `cost-explorer` partition (README "Cost Explorer").
 ///
@@ -22,15 +23,16 @@ public final class CostExplorerPoller: Sendable {
     }
 
     public static let target = "AWSInsightsIndexService.GetCostAndUsage"
+    public static let anomaliesTarget = "AWSInsightsIndexService.GetAnomalies"
     public let configuration: CostExplorerConfiguration
     public let state: CostExplorerState
-    public let health = CostExplorerHealth()
     private let client: AWSJSONClient
     private let credentials: AWSCredentialProvider
     private let budget: RequestBudget
     private let engine: PartitionEngine
     private let currencies: CostAndUsagePage.Currencies
     private let logger: Logger
+    private let awsAnomalies = Mutex<AWSAnomalies?>(nil)
 
     public init(configuration: CostExplorerConfiguration, client: AWSJSONClient, credentials: AWSCredentialProvider,
                 budget: RequestBudget, engine: PartitionEngine, state: CostExplorerState,
@@ -64,7 +66,6 @@ public final class CostExplorerPoller: Sendable {
         let creds: AWSCredentials
         do { creds = try credentials.resolve() } catch {
             Counter(label: "ingestd_cost_explorer_credential_errors_total").increment()
-            health.failed("credentials: \(error)", credentials: true)
             return .credentials(error.description)
         }
         let range = CostAndUsageRequest.range(nowMillis: nowMillis, fetchedThrough: state.fetchedThroughMillis, configuration: configuration)
@@ -73,9 +74,15 @@ public final class CostExplorerPoller: Sendable {
         var periods = 0
         while true {
             var page: CostAndUsagePage
-            switch await fetch(request, creds) {
-            case .page(let p): page = p
+            switch await fetch(target: Self.target, body: request.body(configuration), creds) {
             case .stop(let outcome): return outcome
+            case .body(let bytes):
+                do {
+                    page = try CostAndUsagePage.decode(bytes, configuration: configuration,
+                                                       inputLabels: engine.store.configuration.inputLabelNames, currencies: currencies)
+                } catch {
+                    return .incomplete(error.description)
+                }
             }
             pages += 1
             periods += page.periods
@@ -98,13 +105,50 @@ public final class CostExplorerPoller: Sendable {
                 "from": "\(UTCCalendar.iso8601(millis: range.start))", "to": "\(UTCCalendar.iso8601(millis: range.end))",
                 "hint": "is Cost Explorer enabled for this account, and does group_by name valid dimensions?"])
         }
-        health.completed(atMillis: WallClock.nowMillis())
         Gauge(label: "ingestd_cost_explorer_last_complete_poll_timestamp_seconds").record(Double(WallClock.nowMillis()) / 1000)
         return .complete(pages: pages)
     }
 
+    /// AWS's own anomalies (`GetAnomalies`) that started in the last `lookback` (at most 90
+    /// days, as AWS keeps them), every page, for `/v1/aws-anomalies`. Same budget and retries
+    /// as the cost polls; the last complete list stays until a newer one arrives.
+    public func pollAWSAnomalies(nowMillis: Int64) async -> Outcome {
+        let creds: AWSCredentials
+        do { creds = try credentials.resolve() } catch { return .credentials(error.description) }
+        let day: Int64 = 86_400_000
+        let today = nowMillis - ((nowMillis % day) + day) % day
+        let start = today - min(configuration.lookbackSeconds * 1000, 90 * day)
+        var found: [AWSAnomaly] = []
+        var token: String?
+        var pages = 0
+        repeat {
+            switch await fetch(target: Self.anomaliesTarget, body: AWSAnomaly.requestBody(startMillis: start, endMillis: today + day, nextPageToken: token), creds) {
+            case .stop(let outcome): return outcome
+            case .body(let bytes):
+                do {
+                    let page = try AWSAnomaly.decode(bytes)
+                    found += page.anomalies
+                    token = page.nextPageToken
+                } catch {
+                    return .incomplete(error.description)
+                }
+            }
+            pages += 1
+        } while token != nil
+        awsAnomalies.withLock { $0 = AWSAnomalies(fetchedAtMillis: WallClock.nowMillis(), anomalies: found) }
+        return .complete(pages: pages)
+    }
+
+    /// The last complete `GetAnomalies` answer.
+    public struct AWSAnomalies: Sendable {
+        public var fetchedAtMillis: Int64
+        public var anomalies: [AWSAnomaly]
+    }
+
+    public var latestAWSAnomalies: AWSAnomalies? { awsAnomalies.withLock { $0 } }
+
     private enum Fetched {
-        case page(CostAndUsagePage)
+        case body([UInt8])
         case stop(Outcome)
     }
 
@@ -116,50 +160,37 @@ public final class CostExplorerPoller: Sendable {
     }
 
     /// One page, retried on throttling, 5xx and network errors.
-    private func fetch(_ request: CostAndUsageRequest, _ creds: AWSCredentials) async -> Fetched {
-        let body = request.body(configuration)
+    private func fetch(target: String, body: [UInt8], _ creds: AWSCredentials) async -> Fetched {
         var attempt = 0
         while true {
             attempt += 1
             let now = WallClock.nowMillis()
             do {
                 guard try budget.take(nowMillis: now) else {
-                    health.budgetSpent(day: RequestBudget.day(now))
                     let problem = "today's request budget (\(budget.perDay) requests, USD \(String(format: "%.2f", Double(budget.perDay) * CostExplorerConfiguration.usdPerRequest))) is spent; polling resumes after 00:00 UTC"
-                    health.failed(problem)
                     Counter(label: "ingestd_cost_explorer_budget_refusals_total").increment()
                     return .stop(.incomplete(problem))
                 }
             } catch {
                 let problem = "the request budget cannot be read or counted, so no request is sent: \(error)"
-                health.failed(problem)
                 return .stop(.incomplete(problem))
             }
             Counter(label: "ingestd_cost_explorer_requests_total").increment()
             FloatingPointCounter(label: "ingestd_cost_explorer_spend_usd_total").increment(by: CostExplorerConfiguration.usdPerRequest)
-            let answer = Self.classify(await call(body, creds))
+            let answer = Self.classify(await call(target, body, creds))
             Counter(label: "ingestd_cost_explorer_answers_total", dimensions: [("outcome", Self.outcomeLabel(answer))]).increment()
             switch answer {
             case .ok(let bytes):
-                do {
-                    return .page(try CostAndUsagePage.decode(bytes, configuration: configuration,
-                                                             inputLabels: engine.store.configuration.inputLabelNames, currencies: currencies))
-                } catch {
-                    health.failed(error.description)
-                    return .stop(.incomplete(error.description))
-                }
+                return .body(bytes)
             case .credentials(let why):
                 Counter(label: "ingestd_cost_explorer_credential_errors_total").increment()
                 let problem = "credentials from \(creds.origin) were refused: \(why); fix or rotate them (the file is re-read at every poll)"
-                health.failed(problem, credentials: true)
                 return .stop(.credentials(problem))
             case .refused(let why):
-                health.failed("request refused: \(why)")
                 return .stop(.incomplete("request refused: \(why)"))
             case .retry(let why, let afterSeconds):
                 guard attempt < configuration.attemptsPerPage else {
                     let problem = "gave up after \(attempt) attempts: \(why)"
-                    health.failed(problem)
                     return .stop(.incomplete(problem))
                 }
                 let backoff = Backoff.delayMillis(failures: attempt, initial: configuration.retryInitialMillis, maximum: configuration.retryMaxMillis)
@@ -173,12 +204,12 @@ public final class CostExplorerPoller: Sendable {
     }
 
     /// The blocking libcurl call, off the cooperative pool; cancelling the task aborts it.
-    private func call(_ body: [UInt8], _ creds: AWSCredentials) async -> AWSCallOutcome {
+    private func call(_ target: String, _ body: [UInt8], _ creds: AWSCredentials) async -> AWSCallOutcome {
         let client = self.client
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<AWSCallOutcome, Never>) in
                 DispatchQueue.global().async {
-                    continuation.resume(returning: client.call(target: Self.target, body: body, credentials: creds))
+                    continuation.resume(returning: client.call(target: target, body: body, credentials: creds))
                 }
             }
         } onCancel: {
@@ -242,7 +273,6 @@ public final class CostExplorerPoller: Sendable {
             return nil
         } catch {
             logger.error("cost-explorer snapshot failed", metadata: ["error": "\(error)"])
-            health.failed("snapshot failed: \(error)")
             return "snapshot failed: \(error)"
         }
     }
