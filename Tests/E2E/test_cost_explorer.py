@@ -312,3 +312,27 @@ def test_aws_anomalies_are_fetched_page_by_page_and_shown_by_scope(workdir, daem
     assert [a["id"] for a in get(only_a)["anomalies"]] == ["a-1"]
     assert http("GET", d.url + "/v1/aws-anomalies")[0] == 401
 
+
+
+def test_another_metric_after_a_restart_starts_the_partition_over(workdir, daemons, fake):
+    amounts = {"UnblendedCost": 10, "AmortizedCost": 4}
+
+    def answer(r):
+        metric_name = r.json["Metrics"][0]
+        out = page({day(-1): {("111111111111", "AmazonEC2"): amounts[metric_name]}})
+        for result in out["ResultsByTime"]:
+            for g in result["Groups"]:
+                g["Metrics"] = {metric_name: g["Metrics"]["UnblendedCost"]}
+        return out
+    fake.results = answer
+    d = ce_daemon(workdir, daemons, fake.url, interval="1h").start()
+    assert ce_series(d)[("111111111111", "AmazonEC2")]["sum"] == 10
+    d.stop()
+    d.env["INGESTD_COST_EXPLORER_METRIC"] = "AmortizedCost"
+    before = len(fake.captured())
+    d.start()
+    # Not 10 + 4, nor 10 replaced only for the unsettled days: the AmortizedCost history alone.
+    assert ce_series(d)[("111111111111", "AmazonEC2")]["sum"] == 4
+    first = fake.captured()[before].json
+    assert first["Metrics"] == ["AmortizedCost"] and first["TimePeriod"]["Start"] == day(-10)
+    assert "cost-explorer state" in d.log_path.read_text() and "AmortizedCost" in d.log_path.read_text()
