@@ -2,17 +2,14 @@
 server and a scripted fault server; restatements replace, the budget holds across restarts,
 throttling backs off, expired credentials recover when the file is rewritten, and a rule from
 rules/ fires on the polled series."""
+import hashlib
 import json
-import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import Daemon, wait_for
-import hashlib
-
-from conftest import http
+from conftest import Daemon, http, wait_for
 from costexplorer import FakeCostExplorer, Moto, anomaly, botocore_authorization, day, page
 
 ROOT = Path(__file__).resolve().parents[2]
