@@ -333,3 +333,28 @@ def test_another_metric_after_a_restart_starts_the_partition_over(workdir, daemo
     first = fake.captured()[before].json
     assert first["Metrics"] == ["AmortizedCost"] and first["TimePeriod"]["Start"] == day(-10)
     assert "cost-explorer state" in d.log_path.read_text() and "AmortizedCost" in d.log_path.read_text()
+
+
+def test_hourly_periods_land_in_their_hours(workdir, daemons, fake):
+    import datetime
+    now = datetime.datetime.now(datetime.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    hours = [now - datetime.timedelta(hours=h) for h in (3, 2, 1)]
+    stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+
+    def answer(r):
+        return {"ResultsByTime": [
+            {"TimePeriod": {"Start": stamp(t), "End": stamp(t + datetime.timedelta(hours=1))}, "Total": {}, "Estimated": True,
+             "Groups": [{"Keys": ["111111111111", "AmazonEC2"], "Metrics": {"UnblendedCost": {"Amount": str(i + 1), "Unit": "USD"}}}]}
+            for i, t in enumerate(hours)]}
+    fake.results = answer
+    d = ce_daemon(workdir, daemons, fake.url, interval="1h", granularity="HOURLY", lookback="2d", settle="1d").start()
+    asked = fake.captured()[0].json
+    assert asked["Granularity"] == "HOURLY"
+    # Through the hour in progress (the next one, should the clock have just crossed an hour).
+    assert asked["TimePeriod"]["End"] in (stamp(now + datetime.timedelta(hours=1)), stamp(now + datetime.timedelta(hours=2)))
+    for i, t in enumerate(hours):
+        row = d.series(match='{source="cost-explorer"}', window="1h", step="1h", at=stamp(t + datetime.timedelta(minutes=30)), by="")["series"][0]
+        assert row["sum"] == i + 1 and row["estimated"] is True
+    # The last 4 hourly buckets (the one in progress and the three before) hold all three.
+    at = stamp(now + datetime.timedelta(minutes=30))
+    assert d.series(match='{source="cost-explorer"}', window="4h", step="1h", at=at, by="account")["series"][0]["sum"] == 6
