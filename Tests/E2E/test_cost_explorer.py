@@ -358,3 +358,17 @@ def test_hourly_periods_land_in_their_hours(workdir, daemons, fake):
     # The last 4 hourly buckets (the one in progress and the three before) hold all three.
     at = stamp(now + datetime.timedelta(minutes=30))
     assert d.series(match='{source="cost-explorer"}', window="4h", step="1h", at=at, by="account")["series"][0]["sum"] == 6
+
+
+def test_a_refused_signature_is_reported_without_the_canonical_request_aws_quotes(workdir, daemons, fake):
+    token = "session-token-SECRET-0123456789"
+    quoted = ("The request signature we calculated does not match the signature you provided. The Canonical String "
+              f"for this request should have been 'POST\\n/\\n\\ncontent-type:application/x-amz-json-1.1\\nx-amz-security-token:{token}\\n'")
+    fake.script = [(403, json.dumps({"__type": "SignatureDoesNotMatch", "message": quoted}).encode())]
+    fake.results = lambda r: page({day(-1): {("111111111111", "AmazonEC2"): 2}})
+    d = ce_daemon(workdir, daemons, fake.url, env={"AWS_SESSION_TOKEN": token})
+    d.start(wait_ready=False)
+    wait_for(lambda: b"SignatureDoesNotMatch" in d.get("/readyz")[1] or d.get("/readyz")[0] == 200, 20, "the refused signature")
+    d.wait_ready(30)
+    log = d.log_path.read_text()
+    assert "SignatureDoesNotMatch" in log and token not in log, log

@@ -234,7 +234,11 @@ public final class CostExplorerPoller: Sendable {
             let why = "HTTP \(status)" + (error.map { " \($0.type): \($0.message.prefix(300))" } ?? "")
             if let type = error?.type, throttling.contains(type) { return .retry(why, afterSeconds: retryAfter) }
             if status == 429 || status >= 500 { return .retry(why, afterSeconds: retryAfter) }
-            if status == 401 || status == 403 || error.map({ credentialErrors.contains($0.type) }) == true { return .credentials(why) }
+            if status == 401 || status == 403 || error.map({ credentialErrors.contains($0.type) }) == true {
+                // The type only: AWS's SignatureDoesNotMatch message quotes the canonical request,
+                // session token header included, and it must not reach a log or /readyz.
+                return .credentials("HTTP \(status)" + (error.map { " \($0.type)" } ?? ""))
+            }
             return .refused(why)
         }
     }
