@@ -88,7 +88,10 @@ import Testing
         #expect(found.contains { $0.hasPrefix("F:6:11: cost_explorer.metric") })
         #expect(found.contains { $0.hasPrefix("F:7:13: cost_explorer.lookback must be between one daily period and the store's longest retention (5w), got 400d") })
         #expect(found.contains { $0.hasPrefix("F:8:19: cost_explorer.budget_per_day is USD per UTC day") })
-        #expect(found.contains { $0.hasPrefix("F:9:13: cost_explorer.endpoint must start with https://") })
+        #expect(found.contains { $0.hasPrefix("F:9:13: cost_explorer.endpoint: AWS endpoint ce.example must start with https://") })
+        #expect(try errors("cost_explorer: {endpoint: 'https://ce.example.com/v1?x=1', region: US_EAST}") == [
+            "F:1:27: cost_explorer.endpoint: AWS endpoint https://ce.example.com/v1?x=1 must be scheme://host[:port] with no path or query (requests go to /)",
+            "F:1:68: cost_explorer.region: AWS region \"US_EAST\" must be lowercase letters, digits and '-' (e.g. us-east-1)"])
         // Both inputs on: selectors without a source read the streamed series only.
         let both = try IngestdConfig.load(path: try write("cost_explorer: {enabled: true}\nkafka: {brokers: 'b:9092'}\n"), environment: [:])
         #expect(both.store.sourcesOutsideDefault == ["cost-explorer"])

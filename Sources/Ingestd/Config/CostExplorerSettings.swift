@@ -12,13 +12,20 @@ enum CostExplorerSettings {
         let enabled = r.bool(m["enabled"], "cost_explorer.enabled") == true
         var c = CostExplorerConfiguration()
         if let v = r.string(m["endpoint"], "cost_explorer.endpoint") {
-            if v.hasPrefix("https://") || v.hasPrefix("http://") {
-                c.endpoint = String(v.reversed().drop(while: { $0 == "/" }).reversed())
+            let endpoint = String(v.reversed().drop(while: { $0 == "/" }).reversed())
+            if let problem = AWSJSONClient.check(endpoint: endpoint, region: c.region, service: "ce") {
+                r.fail(m["endpoint"]!.origin, "cost_explorer.endpoint: \(problem)")
             } else {
-                r.fail(m["endpoint"]!.origin, "cost_explorer.endpoint must start with https:// (or http:// for a local test server), got \"\(v)\"")
+                c.endpoint = endpoint
             }
         }
-        if let v = r.string(m["region"], "cost_explorer.region") { c.region = v }
+        if let v = r.string(m["region"], "cost_explorer.region") {
+            if let problem = AWSJSONClient.check(endpoint: c.endpoint, region: v, service: "ce") {
+                r.fail(m["region"]!.origin, "cost_explorer.region: \(problem)")
+            } else {
+                c.region = v
+            }
+        }
         if let v = r.string(m["profile"], "cost_explorer.profile"), !v.isEmpty { c.profile = v }
         if let v = r.oneOf(m["granularity"], "cost_explorer.granularity", CostExplorerConfiguration.Granularity.allCases.map(\.rawValue)) {
             c.granularity = CostExplorerConfiguration.Granularity(rawValue: v)!

@@ -95,7 +95,7 @@ struct Daemon {
                 credentials: AWSCredentialProvider(environment: ProcessInfo.processInfo.environment, profile: ce.profile),
                 budget: RequestBudget(database: database, perDay: ce.requestsPerDay), engine: engine, state: state,
                 currencies: .init(codes: config.ingest.currencies, rates: config.ingest.conversionRates), logger: logger)
-            // Before any service runs: the periodic snapshot must never save the partition empty over its snapshot.
+            // Before any service runs: the evaluator and the poller find the partition restored.
             logger.info("cost explorer partition \(poller.restore())", metadata: [
                 "endpoint": "\(ce.endpoint)", "granularity": "\(ce.granularity.rawValue)",
                 "interval": "\(DurationText.format(seconds: ce.intervalSeconds))", "budget_requests_per_day": "\(ce.requestsPerDay)",

@@ -33,25 +33,8 @@ public final class AWSJSONClient: Sendable {
     /// region: signing region (Cost Explorer: us-east-1). service: "ce".
     public init(endpoint: String, region: String, service: String, timeoutMillis: Int64,
                 maxResponseBytes: Int = AWSJSONClient.defaultMaxResponseBytes, userAgent: String = "ingestd") throws(SetupError) {
-        let lower = endpoint.lowercased()
-        guard lower.hasPrefix("https://") || lower.hasPrefix("http://") else {
-            throw SetupError(description: "AWS endpoint \(endpoint) must start with https:// (or http:// for a local test server)")
-        }
-        let authority = endpoint.split(separator: "/", omittingEmptySubsequences: false).dropFirst(2).first ?? ""
-        guard !authority.isEmpty else { throw SetupError(description: "AWS endpoint \(endpoint) has no host") }
-        // Credentials in the URL would be sent as Basic auth and show up in logs.
-        guard !authority.contains("@") else { throw SetupError(description: "AWS endpoint must not contain user@ (credentials come from the environment or profile files)") }
-        let afterScheme = endpoint.drop(while: { $0 != "/" }).dropFirst(2)
-        let path = afterScheme.drop(while: { $0 != "/" })
-        // libcurl 7.88 does not sort query parameters when signing; the JSON protocol has none.
-        guard path.allSatisfy({ $0 == "/" }), !endpoint.contains("?"), !endpoint.contains("#") else {
-            throw SetupError(description: "AWS endpoint \(endpoint) must be scheme://host[:port] with no path or query (requests go to /)")
-        }
-        func isToken(_ text: String) -> Bool {
-            !text.isEmpty && text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
-        }
-        guard isToken(region) else { throw SetupError(description: "AWS region \"\(region)\" must be lowercase letters, digits and '-' (e.g. us-east-1)") }
-        guard isToken(service) else { throw SetupError(description: "AWS service \"\(service)\" must be lowercase letters, digits and '-' (e.g. ce)") }
+        if let problem = Self.check(endpoint: endpoint, region: region, service: service) { throw SetupError(description: problem) }
+        let path = endpoint.drop(while: { $0 != "/" }).dropFirst(2).drop(while: { $0 != "/" })
         guard timeoutMillis > 0 else { throw SetupError(description: "AWS request timeout must be positive, not \(timeoutMillis) ms") }
         guard maxResponseBytes > 0 else { throw SetupError(description: "AWS response limit must be positive") }
         guard !userAgent.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw SetupError(description: "user agent contains control characters") }
@@ -109,6 +92,30 @@ public final class AWSJSONClient: Sendable {
     /// Makes a call in flight, and every later one, fail at once (shutdown).
     public func abort() {
         session.abort()
+    }
+
+    /// Why an endpoint, region or service cannot be used, or nil (the config checks with this
+    /// too, so a bad value is a configuration error with its position, not a failed start).
+    public static func check(endpoint: String, region: String, service: String) -> String? {
+        let lower = endpoint.lowercased()
+        guard lower.hasPrefix("https://") || lower.hasPrefix("http://") else {
+            return "AWS endpoint \(endpoint) must start with https:// (or http:// for a local test server)"
+        }
+        let authority = endpoint.split(separator: "/", omittingEmptySubsequences: false).dropFirst(2).first ?? ""
+        guard !authority.isEmpty else { return "AWS endpoint \(endpoint) has no host" }
+        // Credentials in the URL would be sent as Basic auth and show up in logs.
+        guard !authority.contains("@") else { return "AWS endpoint must not contain user@ (credentials come from the environment or profile files)" }
+        let path = endpoint.drop(while: { $0 != "/" }).dropFirst(2).drop(while: { $0 != "/" })
+        // libcurl 7.88 does not sort query parameters when signing; the JSON protocol has none.
+        guard path.allSatisfy({ $0 == "/" }), !endpoint.contains("?"), !endpoint.contains("#") else {
+            return "AWS endpoint \(endpoint) must be scheme://host[:port] with no path or query (requests go to /)"
+        }
+        func isToken(_ text: String) -> Bool {
+            !text.isEmpty && text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
+        }
+        guard isToken(region) else { return "AWS region \"\(region)\" must be lowercase letters, digits and '-' (e.g. us-east-1)" }
+        guard isToken(service) else { return "AWS service \"\(service)\" must be lowercase letters, digits and '-' (e.g. ce)" }
+        return nil
     }
 
     private static func isHeaderValue(_ text: String) -> Bool {
