@@ -55,6 +55,13 @@ import Testing
         #expect(page.values.map(\.labels) == [["111", "AmazonEC2", "", "USD"], ["222", "AmazonEC2", "", "USD"]])
         #expect(page.values.map(\.amount) == [12.5, -2 * 1.1])
         #expect(page.values.allSatisfy { $0.estimated && $0.periodStartMillis == Self.midnight - Self.day })
+        // AWS's own anomalies: the same error, naming its operation.
+        do {
+            _ = try AWSAnomaly.decode(Array(#"{"Anomalies": "none"}"#.utf8))
+            Issue.record("a malformed GetAnomalies answer was accepted")
+        } catch {
+            #expect(error.description.contains("not a GetAnomalies result"))
+        }
         for bad in ["not json", #"{"ResultsByTime": 3}"#, #"{"NextPageToken": "x"}"#,
                     #"{"ResultsByTime":[{"TimePeriod":{"Start":"soon"}}]}"#] {
             #expect(throws: CostAndUsagePage.Malformed.self) {

@@ -56,9 +56,9 @@ public struct AWSAnomaly: Sendable, Codable, Equatable {
         struct Body: Decodable { let Anomalies: [Item]?; let NextPageToken: String? }
         let decoded: Body
         do { decoded = try JSONDecoder().decode(Body.self, from: Data(body)) } catch {
-            throw CostAndUsagePage.Malformed(message: "GetAnomalies: \(error) (body starts: \(String(decoding: body.prefix(120), as: UTF8.self)))")
+            throw CostAndUsagePage.Malformed(operation: "GetAnomalies", message: "\(error) (body starts: \(String(decoding: body.prefix(120), as: UTF8.self)))")
         }
-        guard let items = decoded.Anomalies else { throw CostAndUsagePage.Malformed(message: "GetAnomalies: no Anomalies") }
+        guard let items = decoded.Anomalies else { throw CostAndUsagePage.Malformed(operation: "GetAnomalies", message: "no Anomalies") }
         let anomalies = items.map { i in
             AWSAnomaly(id: i.AnomalyId, start: i.AnomalyStartDate, end: i.AnomalyEndDate, dimensionValue: i.DimensionValue,
                        monitorArn: i.MonitorArn, maxScore: i.AnomalyScore?.MaxScore, currentScore: i.AnomalyScore?.CurrentScore,

@@ -22,8 +22,10 @@ public struct CostAndUsagePage: Sendable {
     public var nextPageToken: String?
 
     public struct Malformed: Error, Sendable, CustomStringConvertible {
+        /// The Cost Explorer operation whose answer it was.
+        public var operation = "GetCostAndUsage"
         public let message: String
-        public var description: String { "Cost Explorer answered with a body that is not a GetCostAndUsage result: \(message)" }
+        public var description: String { "Cost Explorer answered with a body that is not a \(operation) result: \(message)" }
     }
 
     /// Currency handling as for streamed events (README: Currencies).

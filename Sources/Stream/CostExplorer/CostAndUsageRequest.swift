@@ -17,7 +17,7 @@ public struct CostAndUsageRequest: Sendable, Equatable {
     /// `fetchedThrough`: the end of the last complete poll.
     public static func range(nowMillis: Int64, fetchedThrough: Int64?, configuration c: CostExplorerConfiguration) -> (start: Int64, end: Int64) {
         let step = c.granularity.stepMillis
-        let floor = { (t: Int64) in t - ((t % step) + step) % step }
+        let floor = { (t: Int64) in UTCCalendar.periodStart(containing: t, stepMillis: step) }
         let earliest = floor(nowMillis - c.lookbackSeconds * 1000)
         let unsettled = floor(nowMillis - c.settleSeconds * 1000)
         let start = max(earliest, min(fetchedThrough ?? earliest, unsettled))

@@ -25,7 +25,7 @@ public final class CostExplorerPoller: Sendable {
     public static let target = "AWSInsightsIndexService.GetCostAndUsage"
     public static let anomaliesTarget = "AWSInsightsIndexService.GetAnomalies"
     public let configuration: CostExplorerConfiguration
-    public let state: CostExplorerState
+    private let state: CostExplorerState
     private let client: AWSJSONClient
     private let credentials: AWSCredentialProvider
     private let budget: RequestBudget
@@ -116,7 +116,7 @@ public final class CostExplorerPoller: Sendable {
         let creds: AWSCredentials
         do { creds = try credentials.resolve() } catch { return .credentials(error.description) }
         let day: Int64 = 86_400_000
-        let today = nowMillis - ((nowMillis % day) + day) % day
+        let today = UTCCalendar.periodStart(containing: nowMillis, stepMillis: day)
         let start = today - min(configuration.lookbackSeconds * 1000, 90 * day)
         var found: [AWSAnomaly] = []
         var token: String?

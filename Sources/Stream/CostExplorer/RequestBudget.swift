@@ -20,7 +20,7 @@ public final class RequestBudget: Sendable {
         self.perDay = perDay
     }
 
-    static func day(_ millis: Int64) -> Int64 { millis >= 0 ? millis / 86_400_000 : (millis - 86_399_999) / 86_400_000 }
+    static func day(_ millis: Int64) -> Int64 { UTCCalendar.periodStart(containing: millis, stepMillis: 86_400_000) / 86_400_000 }
 
     /// Takes one request from the day's budget; false (nothing taken) when it is spent.
     public func take(nowMillis: Int64) throws -> Bool {

@@ -35,6 +35,11 @@ public enum UTCCalendar {
         monthStart(containing: monthStart(containing: millis) + 32 * 86_400_000)
     }
 
+    /// The start of the `stepMillis`-long period (an hour, a day) holding `millis`, also before 1970.
+    public static func periodStart(containing millis: Int64, stepMillis: Int64) -> Int64 {
+        millis - ((millis % stepMillis) + stepMillis) % stepMillis
+    }
+
     /// `2026-06-01T00:00:00Z` for whole seconds (the CSV dump and API answers).
     public static func iso8601(millis: Int64) -> String {
         let secs = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
