@@ -12,19 +12,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
-        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
     ],
     targets: [
         // End to end, against a running daemon (scripts/stream-fanout.sh): one event fanned out
         // to many /v1/stream clients, latency per client and the daemon's memory per client.
         .executableTarget(
             name: "StreamFanout",
-            dependencies: [
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["CEpoll"],
             path: "StreamFanout"
         ),
+        .target(name: "CEpoll", path: "CEpoll"),
         .executableTarget(
             name: "IngestdBenchmarks",
             dependencies: [
