@@ -1,5 +1,8 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOEmbedded
+import NIOWebSocket
 import Stream
 import Testing
 @testable import Alerts
@@ -46,28 +49,70 @@ import Testing
         #expect(!nothing.matches(value: "") && !nothing.matches(value: "a"))
     }
 
-    @Test func aClientThatFallsBehindIsCutOffAndOthersAreNot() {
-        let slow = StreamClient(id: 1, scope: .unrestricted, queueLimit: 16)
-        let sub = StreamSubscription(id: "s", kinds: [.alert], matchers: .all, scope: .unrestricted, cost: nil)
-        slow.add(sub, replaying: false)
-        for i in 1...16 { slow.deliver(event(.alert, accounts: ["a"], seq: Int64(i))) }
-        #expect(slow.closeReason == nil, "a full queue is still fine")
-        slow.deliver(event(.alert, accounts: ["a"], seq: 17))
-        #expect(slow.closeReason == .tooSlow)
-        #expect(!slow.send("{}"), "nothing more is queued")
+    /// A client on NIO's in-memory channel: what its socket writes is read back as frames.
+    func client(queueLimit: Int) -> (StreamClient, EmbeddedChannel) {
+        let channel = EmbeddedChannel()
+        return (StreamClient(id: 1, scope: .unrestricted, queueLimit: queueLimit, socket: StreamSocket(channel: channel)), channel)
     }
 
-    @Test func liveEventsWaitForTheReplayAndFollowIt() async {
-        let client = StreamClient(id: 1, scope: .unrestricted, queueLimit: 16)
+    func written(_ channel: EmbeddedChannel) throws -> [String] {
+        channel.embeddedEventLoop.run()
+        var texts: [String] = []
+        while let frame = try channel.readOutbound(as: WebSocketFrame.self) {
+            #expect(frame.opcode == .text && frame.fin)
+            texts.append(String(buffer: frame.data))
+        }
+        return texts
+    }
+
+    @Test func aClientThatFallsBehindIsCutOffAndOthersAreNot() throws {
+        let (slow, slowChannel) = client(queueLimit: 16)
+        let (fast, fastChannel) = client(queueLimit: 16)
+        let sub = StreamSubscription(id: "s", kinds: [.alert], matchers: .all, scope: .unrestricted, cost: nil)
+        slow.add(sub, replaying: false)
+        fast.add(sub, replaying: false)
+        // The slow client's socket never gets to write (its loop does not run): 16 wait.
+        for i in 1...16 {
+            slow.deliver(event(.alert, accounts: ["a"], seq: Int64(i)))
+            fast.deliver(event(.alert, accounts: ["a"], seq: Int64(i)))
+            #expect(try written(fastChannel).count == 1, "what is written no longer counts")
+        }
+        #expect(slow.closeReason == nil, "a full queue is still fine")
+        #expect(slow.socket.unwritten == 16 && fast.socket.unwritten == 0)
+        slow.deliver(event(.alert, accounts: ["a"], seq: 17))
+        fast.deliver(event(.alert, accounts: ["a"], seq: 17))
+        #expect(slow.closeReason == .tooSlow)
+        #expect(fast.closeReason == nil)
+        #expect(!slow.send("{}"), "nothing more is queued")
+        let texts = try written(slowChannel)
+        #expect(texts.count == 16 && texts.last!.contains("\"seq\":16"), "what was queued before the cut is still written")
+        #expect(try written(fastChannel).first!.contains("\"seq\":17"))
+    }
+
+    @Test func liveEventsWaitForTheReplayAndFollowIt() async throws {
+        let (client, channel) = client(queueLimit: 16)
         let sub = StreamSubscription(id: "s", kinds: [.alert], matchers: .all, scope: .unrestricted, cost: nil)
         client.add(sub, replaying: true)
         client.deliver(event(.alert, accounts: ["a"], seq: 9))
         client.send("replayed")
         client.endReplay("s")
-        client.close(.clientGone)
-        var got: [String] = []
-        for await m in client.messages { got.append(m) }
-        #expect(got.count == 2 && got[0] == "replayed" && got[1].contains("\"seq\":9"))
+        client.deliver(event(.alert, accounts: ["a"], seq: 10))
+        let got = try written(channel)
+        #expect(got.count == 3 && got[0] == "replayed" && got[1].contains("\"seq\":9") && got[2].contains("\"seq\":10"))
+    }
+
+    @Test func aSubscriptionIsConfirmedBeforeItsFirstEvent() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = StreamLog(database: try SQLiteDatabase(path: dir.appendingPathComponent("n.db").path, schema: [StreamLog.module]))
+        let hub = try StreamHub(log: log, logger: Logger(label: "test"))
+        let channel = EmbeddedChannel()
+        let client = try #require(hub.connect(scope: .unrestricted, socket: StreamSocket(channel: channel)))
+        let upTo = hub.subscribe(client, StreamSubscription(id: "s", kinds: [.alert], matchers: .all, scope: .unrestricted, cost: nil), replaying: false)
+        hub.publish([event(.alert, accounts: ["a"])])
+        let got = try written(channel)
+        #expect(got.count == 2 && got[0] == "{\"type\":\"subscribed\",\"id\":\"s\",\"seq\":\(upTo)}" && got[1].contains("\"seq\":\(upTo + 1)"))
     }
 
     @Test func sequenceNumbersContinueAfterAReopenAndPruning() throws {

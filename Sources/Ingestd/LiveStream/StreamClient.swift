@@ -1,8 +1,9 @@
+import NIOCore
 import Synchronization
 
-/// One connected `/v1/stream` client: its subscriptions and its bounded queue of messages not yet
-/// written to the socket. A client that falls `queueLimit` messages behind is cut off (close code
-/// 4000) instead of slowing anyone else: publishing never waits for a client.
+/// One connected `/v1/stream` client: its subscriptions and its socket. A client that has
+/// `queueLimit` messages not yet written to its socket is cut off (close code 4000) instead of
+/// slowing anyone else: publishing never waits for a client.
 final class StreamClient: Sendable {
     enum CloseReason: Sendable, Equatable {
         case tooSlow
@@ -13,10 +14,8 @@ final class StreamClient: Sendable {
 
     let id: Int
     let scope: AccessScope
-    let messages: AsyncStream<String>
-    private let continuation: AsyncStream<String>.Continuation
-    /// Ends when the client is closed: the connection's watch stops a writer stuck on a socket
-    /// the client no longer reads.
+    let socket: StreamSocket
+    /// Ends when the client is closed: the connection's watch then ends the connection.
     let closed: AsyncStream<Void>
     private let closedContinuation: AsyncStream<Void>.Continuation
     let queueLimit: Int
@@ -25,7 +24,7 @@ final class StreamClient: Sendable {
         var subscription: StreamSubscription
         /// While the missed events are read from the log, live ones wait here (same bound).
         var replaying: Bool
-        var held: [String] = []
+        var held: [ByteBuffer] = []
     }
 
     private struct State {
@@ -35,11 +34,11 @@ final class StreamClient: Sendable {
 
     private let state = Mutex(State())
 
-    init(id: Int, scope: AccessScope, queueLimit: Int) {
+    init(id: Int, scope: AccessScope, queueLimit: Int, socket: StreamSocket) {
         self.id = id
         self.scope = scope
         self.queueLimit = queueLimit
-        (messages, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingOldest(queueLimit))
+        self.socket = socket
         (closed, closedContinuation) = AsyncStream.makeStream(of: Void.self)
     }
 
@@ -51,15 +50,18 @@ final class StreamClient: Sendable {
     /// Queues a message; false (and the client is cut off) when its queue is full.
     @discardableResult
     func send(_ text: String) -> Bool {
-        state.withLock { s in enqueue(text, &s) }
+        let message = ByteBuffer(string: text)
+        return state.withLock { s in enqueue(message, &s) }
     }
 
-    private func enqueue(_ text: String, _ s: inout State) -> Bool {
+    /// Under the client's lock, so that messages reach the socket in the order they were queued.
+    private func enqueue(_ message: ByteBuffer, _ s: inout State) -> Bool {
         guard s.closed == nil else { return false }
-        if case .dropped = continuation.yield(text) {
+        guard socket.unwritten < queueLimit else {
             close(.tooSlow, &s)
             return false
         }
+        socket.write(message)
         return true
     }
 
@@ -76,11 +78,11 @@ final class StreamClient: Sendable {
             guard s.closed == nil else { return }
             // Iterates a copy-on-write view: only a replaying entry's `held` is written meanwhile.
             for (key, entry) in s.subscriptions where entry.subscription.matches(event) {
-                let text = messages.text(for: entry.subscription)
+                let message = messages.message(for: entry.subscription)
                 if entry.replaying {
                     guard entry.held.count < queueLimit else { return close(.tooSlow, &s) }
-                    s.subscriptions[key]!.held.append(text)
-                } else if !enqueue(text, &s) {
+                    s.subscriptions[key]!.held.append(message)
+                } else if !enqueue(message, &s) {
                     return
                 }
             }
@@ -97,7 +99,7 @@ final class StreamClient: Sendable {
             guard let entry = s.subscriptions[id] else { return }
             s.subscriptions[id]!.replaying = false
             s.subscriptions[id]!.held = []
-            for text in entry.held where !enqueue(text, &s) { return }
+            for message in entry.held where !enqueue(message, &s) { return }
         }
     }
 
@@ -112,7 +114,6 @@ final class StreamClient: Sendable {
     private func close(_ reason: CloseReason, _ s: inout State) {
         guard s.closed == nil else { return }
         s.closed = reason
-        continuation.finish()
         closedContinuation.finish()
     }
 }

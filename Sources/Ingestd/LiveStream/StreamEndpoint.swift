@@ -4,13 +4,14 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import NIOPosix
 import Stream
 
-/// `GET /v1/stream`: the WebSocket protocol of README "Live stream". Each connection runs three
-/// tasks: the reader (client messages: subscribe, unsubscribe; replays from the log), the writer
-/// (the client's queue to the socket) and a watch on the client's queue that ends the connection
-/// when the client fell behind (4000) or the daemon stops (1001).
+/// `GET /v1/stream`: the WebSocket protocol of README "Live stream". Each connection runs two
+/// tasks: the reader (client messages: subscribe, unsubscribe; replays from the log) and a watch
+/// that ends the connection when the client fell behind (4000) or the daemon stops (1001). Every
+/// message the daemon sends goes through the client's `StreamSocket`, in order.
 struct StreamEndpoint {
     let hub: StreamHub
     let store: WindowStore
@@ -30,41 +31,35 @@ struct StreamEndpoint {
             if offered.contains(Self.protocolName) { headers[.secWebSocketProtocol] = Self.protocolName }
             return .upgrade(headers)
         }) { inbound, outbound, context in
-            try await serve(inbound, outbound, scope: context.requestContext.scope)
+            try await serve(inbound, outbound, channel: context.requestContext.channel, scope: context.requestContext.scope)
         }
     }
 
-    private func serve(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, scope: AccessScope) async throws {
-        guard let client = hub.connect(scope: scope) else {
+    private func serve(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, channel: any Channel, scope: AccessScope) async throws {
+        guard let client = hub.connect(scope: scope, socket: StreamSocket(channel: channel)) else {
             try await outbound.close(.unknown(1013), reason: "too many stream clients, or the daemon is stopping: retry later")
             return
         }
         defer { hub.disconnect(client) }
-        try await outbound.write(.text("{\"type\":\"hello\",\"seq\":\(hub.latestSeq)}"))
+        client.send("{\"type\":\"hello\",\"seq\":\(hub.latestSeq)}")
         let ticks = TickTasks()
         defer { ticks.cancelAll() }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await text in client.messages {
-                    guard client.closeReason == nil else { return }
-                    do { try await outbound.write(.text(text)) } catch { return }
-                }
-            }
-            group.addTask {
                 do {
                     for try await message in inbound.messages(maxSize: Self.maxMessageBytes) {
                         guard case .text(let text) = message else {
-                            try await outbound.write(.text(Self.error(nil, "send JSON text frames, not binary")))
+                            client.send(Self.error(nil, "send JSON text frames, not binary"))
                             continue
                         }
-                        try await handle(text, client: client, outbound: outbound, ticks: ticks)
+                        try await handle(text, client: client, ticks: ticks)
                     }
                 } catch {}
                 client.close(.clientGone)
             }
             group.addTask {
-                // Too slow or shutting down: the writer may be blocked on a full socket; end the
-                // group so it is cancelled and the close frame can follow.
+                // Too slow or shutting down: end the group so the reader is cancelled and the
+                // close frame follows what was queued.
                 for await _ in client.closed {}
             }
             await group.next()
@@ -81,34 +76,33 @@ struct StreamEndpoint {
         }
     }
 
-    private func handle(_ text: String, client: StreamClient, outbound: WebSocketOutboundWriter, ticks: TickTasks) async throws {
+    private func handle(_ text: String, client: StreamClient, ticks: TickTasks) async throws {
         let request: StreamRequest
         do { request = try StreamRequest.parse(text, scope: client.scope) } catch {
-            try await outbound.write(.text(Self.error(error.id, error.message)))
+            client.send(Self.error(error.id, error.message))
             return
         }
         switch request {
         case .unsubscribe(let id):
             ticks.cancel(id)
             let removed = client.remove(id)
-            try await outbound.write(.text(removed ? "{\"type\":\"unsubscribed\",\"id\":\"\(id)\"}" : Self.error(id, "no subscription has id \(id)")))
+            client.send(removed ? "{\"type\":\"unsubscribed\",\"id\":\"\(id)\"}" : Self.error(id, "no subscription has id \(id)"))
         case .subscribe(let subscription, let since):
             guard client.subscription(subscription.id) == nil else {
-                try await outbound.write(.text(Self.error(subscription.id, "subscription \(subscription.id) exists: unsubscribe it first or pick another id")))
+                client.send(Self.error(subscription.id, "subscription \(subscription.id) exists: unsubscribe it first or pick another id"))
                 return
             }
             guard client.subscriptionCount < Self.maxSubscriptions else {
-                try await outbound.write(.text(Self.error(subscription.id, "at most \(Self.maxSubscriptions) subscriptions per connection")))
+                client.send(Self.error(subscription.id, "at most \(Self.maxSubscriptions) subscriptions per connection"))
                 return
             }
             if let since, since > hub.latestSeq {
-                try await outbound.write(.text(Self.error(subscription.id, "since \(since) is ahead of the latest seq \(hub.latestSeq): this log is not the one you read (the data directory changed); subscribe without since")))
+                client.send(Self.error(subscription.id, "since \(since) is ahead of the latest seq \(hub.latestSeq): this log is not the one you read (the data directory changed); subscribe without since"))
                 return
             }
             let upTo = hub.subscribe(client, subscription, replaying: since != nil)
-            try await outbound.write(.text("{\"type\":\"subscribed\",\"id\":\"\(subscription.id)\",\"seq\":\(upTo)}"))
             if let since {
-                try await replay(subscription, after: since, upTo: upTo, outbound: outbound)
+                try await replay(subscription, after: since, upTo: upTo, client: client)
                 client.endReplay(subscription.id)
             }
             if let cost = subscription.cost { ticks.start(subscription.id, cost: cost, client: client, store: store) }
@@ -117,17 +111,17 @@ struct StreamEndpoint {
 
     /// The events a reconnecting client missed, from the log, straight to the socket (they wait
     /// for the client as long as it reads); live events for this subscription are held meanwhile.
-    private func replay(_ subscription: StreamSubscription, after since: Int64, upTo: Int64, outbound: WebSocketOutboundWriter) async throws {
+    private func replay(_ subscription: StreamSubscription, after since: Int64, upTo: Int64, client: StreamClient) async throws {
         let log = hub.log
         if let oldest = try? log.oldestSeq(), oldest > since + 1, since < upTo {
-            try await outbound.write(.text(Self.error(subscription.id, "events \(since + 1) to \(oldest - 1) are older than the stream log keeps (24 h, 100,000 events): they are not replayed", code: "gap")))
+            client.send(Self.error(subscription.id, "events \(since + 1) to \(oldest - 1) are older than the stream log keeps (24 h, 100,000 events): they are not replayed", code: "gap"))
         }
         var after = since
         while after < upTo {
             let from = after
             let events = try await NIOThreadPool.singleton.runIfActive { try log.events(after: from, upTo: upTo, limit: Self.replayChunk) }
             guard let last = events.last else { break }
-            for e in events where subscription.matches(e) { try await outbound.write(.text(subscription.message(e))) }
+            try await client.socket.writeAndWait(events.filter(subscription.matches).map { ByteBuffer(string: subscription.message($0)) })
             after = last.seq
         }
     }

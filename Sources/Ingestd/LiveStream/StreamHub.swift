@@ -53,10 +53,10 @@ final class StreamHub: Sendable {
     }
 
     /// A new client, or nil when `maxClients` are connected (or the daemon is stopping).
-    func connect(scope: AccessScope) -> StreamClient? {
+    func connect(scope: AccessScope, socket: StreamSocket) -> StreamClient? {
         let client: StreamClient? = state.withLock { s in
             guard !s.shuttingDown, s.clients.count < maxClients else { return nil }
-            let client = StreamClient(id: s.nextID, scope: scope, queueLimit: queueLimit)
+            let client = StreamClient(id: s.nextID, scope: scope, queueLimit: queueLimit, socket: socket)
             s.nextID += 1
             s.clients[client.id] = client
             Self.recordCount(s)
@@ -78,10 +78,12 @@ final class StreamHub: Sendable {
         Gauge(label: "ingestd_stream_clients").record(s.clients.count)
     }
 
-    /// Registers a subscription; with `replaying`, live events wait until `endReplay`.
+    /// Registers a subscription and queues its `subscribed` message, before any event for it
+    /// (under the lock publishing takes); with `replaying`, live events wait until `endReplay`.
     /// - Returns: the last sequence number before it: the replay covers up to it.
     func subscribe(_ client: StreamClient, _ subscription: StreamSubscription, replaying: Bool) -> Int64 {
         state.withLock { s in
+            client.send("{\"type\":\"subscribed\",\"id\":\"\(subscription.id)\",\"seq\":\(s.latest)}")
             client.add(subscription, replaying: replaying)
             return s.latest
         }
