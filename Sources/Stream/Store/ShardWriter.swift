@@ -24,6 +24,9 @@ public struct ShardWriter: ~Copyable {
     /// Counts the event into every resolution that still holds its bucket.
     /// Returns why it was refused, or nil when it was counted. A refused event changes no ring,
     /// no series and no budget.
+    // Exported specializations: a caller in another module (the backtest's evaluation, the
+    // benchmarks) otherwise runs the unspecialized generic, every label read an indirect call.
+    @_specialize(exported: true, where L == EventParser)
     @inline(__always)
     public func apply<L: LabelSource>(_ labels: L, timestampMillis ts: Int64, cost: Double) -> RejectReason? {
         precondition(labels.labelCount == state.configuration.inputLabelNames.count,
