@@ -222,4 +222,21 @@ struct ContributorSketchTests {
         let named = f.contributors(h + Self.hour).top.map(\.name)
         #expect(named.filter { $0 == String(repeating: "z", count: 128) + "…" }.count == 2)
     }
+
+    /// The name table's own probing: ids that share their low bits (one probe chain), the id 0
+    /// that marks free slots, growth past the first 64 slots, and a sweep that keeps live names.
+    @Test func theNameTableFindsEveryIdItKept() {
+        let sketches = ContributorSketches()
+        let names = sketches.names
+        let ids: [UInt64] = [0] + (1...300).map { UInt64($0) << 40 } + (1...300).map { UInt64($0) }
+        for id in ids {
+            Array("r\(id)".utf8).withUnsafeBytes { names.intern(id, $0, hour: 0, sketches: sketches) }
+        }
+        #expect(names.count == ids.count)
+        for id in ids { #expect(names.name(id) == "r\(id)") }
+        #expect(names.name(12_345).hasPrefix(ContributorNames.hashedNamePrefix), "an id it never saw")
+        // Interning a known id again changes nothing.
+        Array("other".utf8).withUnsafeBytes { names.intern(1 << 40, $0, hour: 0, sketches: sketches) }
+        #expect(names.count == ids.count && names.name(1 << 40) == "r\(UInt64(1) << 40)")
+    }
 }
