@@ -7,7 +7,8 @@ import Logging
 /// exactly what `EventIngestor.ingest` gives line after line — the same rejections with the same
 /// details in the same order, the same counts and the same buckets — across batch boundaries,
 /// escaped labels (decoded into the parser's scratch, which the next line overwrites), labels
-/// larger than a batch's arena, store rejections and reader errors.
+/// larger than a batch's arena, field rejections (read on the applying thread), store rejections
+/// and reader errors.
 @Suite("ReplayPipeline")
 struct ReplayPipelineTests {
     static func event(_ account: String, _ service: String, _ ts: String, _ cost: String, currency: String = "USD") -> String {
@@ -26,6 +27,10 @@ struct ReplayPipelineTests {
             if i % 29 == 0 { out.append(event("acct1", "S3", "2026-05-01T00:00:00Z", "1")) }  // too old by then
             if i % 31 == 0 { out.append("") }
             if i % 37 == 0 { out.append(event(String(repeating: "long", count: 100), "S3", ts, "2")) }  // > an arena
+            // Field checks run on the applying thread: the first failing one, in parse's order.
+            if i % 41 == 0 { out.append(event("acct2", "S3", "yesterday", "1", currency: "XYZ")) }
+            if i % 43 == 0 { out.append(event("acct2", "S3", ts, "-1")) }
+            if i % 47 == 0 { out.append(event("acct2", "S3", ts, "\"12,5\"", currency: "XYZ")) }
         }
         return out
     }
@@ -78,6 +83,8 @@ struct ReplayPipelineTests {
         #expect(sequential.rejections.count == Self.lines().filter { !$0.isEmpty }.count)
         #expect(sequential.rejected[.invalidJSON] == 12 && sequential.rejected[.missingField] == 9)
         #expect(sequential.rejected[.tooOld] == 7)
+        #expect(sequential.rejected[.invalidTimestamp] == 5 && sequential.rejected[.negativeCost] == 5)
+        #expect(sequential.rejected[.invalidCost] == 5 && sequential.rejected[.unknownCurrency] == nil)
         #expect(sequential.applied == 206 && sequential.series == 21)
         #expect(sequential.buckets.contains { $0.contains("AmazonEC2") && $0.contains("EUR") })
         #expect(ahead == sequential)
