@@ -6,9 +6,10 @@ import Synchronization
 /// connection's event loop, in the order handed over, and a count of those not yet on the socket.
 ///
 /// The fan-out writes here rather than through the WebSocket library's async writer, which costs
-/// one Swift task wake-up and one hop to the event loop per client and message: with 1,000 clients
-/// on this 2-core machine that path took ≈ 30–35 µs of daemon CPU per client and message
-/// (`scripts/stream-fanout.sh`), and the same message is shared here by every client (one buffer).
+/// one Swift task wake-up and one hop to the event loop per client and message: fanning one event
+/// out to 1,000 clients on this 2-core machine, that path cost the daemon 38–42 ms of CPU and this
+/// one 31–33 ms (`scripts/stream-fanout.sh`, the reload's ≈ 8 ms included). The message is one
+/// buffer shared by every client.
 /// Handshake, reading, pings and the close handshake stay with hummingbird-websocket; the frames
 /// it writes (pong, close) go through the same channel, so they keep their order with these.
 final class StreamSocket: Sendable {

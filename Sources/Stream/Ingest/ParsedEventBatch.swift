@@ -1,6 +1,6 @@
 /// Events scanned on one thread and read and applied on another (`ReplayPipeline`): each
-/// event's JSON values for the field plan's leaves (kind and bytes, copied into one arena), and
-/// the scanner's rejections. Allocated once and reused for every batch; only a rejection
+/// event's line copied whole into one arena (plus any string the scanner decoded), where its
+/// values for the field plan's leaves are (kind, offset, length), and the scanner's rejections. Allocated once and reused for every batch; only a rejection
 /// allocates (its detail text).
 ///
 /// Unchecked exclusivity: a batch belongs to one thread at a time (the semaphores hand it over),

@@ -1,11 +1,11 @@
 import Foundation
 
 /// `ingest` for a whole NDJSON file on two cores: a second thread reads lines and scans their
-/// JSON into batches (`ParsedEventBatch`: each event's values, copied), the caller's thread
-/// reads the fields (decimal, timestamp, currency, with a parser of its own) and applies them to
-/// the shard, in line order: scanning is the larger half. A bounded ring of `depth` batches is
-/// handed back and forth, so nothing is allocated per event and the scanner runs at most
-/// `depth` batches ahead.
+/// JSON into batches (`ParsedEventBatch`: each line copied, and where its values are), the
+/// caller's thread reads the fields (decimal, timestamp, currency, with a parser of its own) and
+/// applies them to the shard, in line order: scanning is the larger half. A bounded ring of
+/// `depth` batches is handed back and forth, so nothing is allocated per event and the scanner
+/// runs at most `depth` batches ahead.
 ///
 /// The result is the same as `EventIngestor.ingest` line after line: the same events counted,
 /// the same rejections with the same reasons and details, logged in line order (all on the
