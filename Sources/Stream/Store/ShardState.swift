@@ -25,8 +25,8 @@ final class ShardState: @unchecked Sendable {
     /// Per series, the first period whose amount is an estimate (Cost Explorer); Int64.max or
     /// beyond the end: none. Empty for other sources. Not saved: the poller's state re-marks it.
     var estimatedFrom: [Int64] = []
-    /// Sees buckets the rings reuse (`replay --dump-hourly`); nil in the daemon.
-    var evictionObserver: EvictionObserver?
+    /// Sees buckets the rings reuse (`replay --dump-hourly`); nil in the daemon. Read per event.
+    @exclusivity(unchecked) var evictionObserver: EvictionObserver?
     typealias EvictionObserver = (_ series: Int, _ resolution: Int, _ bucket: Int64, _ sum: Double, _ count: UInt32) -> Void
 
     init(configuration: StoreConfiguration, source: String) {
