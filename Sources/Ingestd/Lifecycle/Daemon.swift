@@ -152,7 +152,7 @@ struct Daemon {
         AlertsEndpoint(table: alerts, history: AlertHistory(database: database), clock: WallClock.nowMillis).register(on: router)
         PageEndpoint().register(on: router)
         // The WebSocket upgrade (/v1/stream) shares the listener and its middleware (auth).
-        let plain: HTTPServerBuilder = .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(closeTimeout: .seconds(5)))
+        let plain: HTTPServerBuilder = .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(closeTimeout: .seconds(5))))
         let app = Application(
             router: router,
             // TLS wraps the whole channel, upgrade included: plain HTTP on this port fails its handshake.

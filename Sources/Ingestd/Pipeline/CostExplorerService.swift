@@ -27,7 +27,7 @@ struct CostExplorerService: Service {
             if WallClock.nowMillis() >= nextPoll {
                 // Graceful shutdown cancels a poll waiting on Cost Explorer or on a backoff (the
                 // request is aborted); pages already applied are saved.
-                guard let outcome = try? await cancelWhenGracefulShutdown({ await poller.poll(nowMillis: WallClock.nowMillis()) }) else { break }
+                let outcome = await cancelWhenGracefulShutdown { await poller.poll(nowMillis: WallClock.nowMillis()) }
                 if Task.isShuttingDownGracefully || Task.isCancelled { break }
                 var waitMillis = c.intervalSeconds * 1000
                 switch outcome {
@@ -63,9 +63,7 @@ struct CostExplorerService: Service {
     /// AWS's own anomalies, after a cost poll: not part of readiness (ingestd's series do not
     /// depend on them); a failure is logged and tried again at the next cost poll.
     private func pollAWSAnomalies(everySeconds: Int64) async -> Int64 {
-        guard let outcome = try? await cancelWhenGracefulShutdown({ await poller.pollAWSAnomalies(nowMillis: WallClock.nowMillis()) }) else {
-            return WallClock.nowMillis()
-        }
+        let outcome = await cancelWhenGracefulShutdown { await poller.pollAWSAnomalies(nowMillis: WallClock.nowMillis()) }
         switch outcome {
         case .complete:
             return WallClock.nowMillis() + everySeconds * 1000

@@ -88,7 +88,7 @@ struct RuleReloadSignalService: Service {
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         // Ends at graceful shutdown like every other service (the group waits for all of them).
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             for await _ in signals {
                 reloader.reload(reason: "SIGHUP")
                 access?.reload(reason: "SIGHUP")
