@@ -224,7 +224,7 @@ private let tagged = EventParserOptions(tagKeys: ["team", "env"])
             (#""12.50""#, 12.5), (#""+3""#, 3), (#"".5""#, 0.5), (#""5.""#, 5), (#""1e3""#, 1000), (#""007""#, 7),
             ("0.1", 0.1), ("0.1000000000000000055511151231257827021181583404541015625", 0.1),
             ("9007199254740993", 9_007_199_254_740_992), ("1e-400", 0), ("123456789012345678901234567890", 1.2345678901234568e29),
-            ("2.2250738585072011e-308", 2.225073858507201e-308), ("1.7976931348623157e308", .greatestFiniteMagnitude),
+            ("2.2250738585072011e-308", Double(bitPattern: 0x000F_FFFF_FFFF_FFFF)),  // the largest subnormal ("1.7976931348623157e308", .greatestFiniteMagnitude),
         ]
         for (literal, expected) in cases {
             #expect(accepted(coststream(["cost": literal]))?.cost == expected, "\(literal)")
