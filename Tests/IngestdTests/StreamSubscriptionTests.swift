@@ -49,6 +49,21 @@ import Testing
         #expect(!nothing.matches(value: "") && !nothing.matches(value: "a"))
     }
 
+    @Test func sinceTakesEverySequenceNumberAndNoBoolean() throws {
+        for n in [0, 1, 2, 4711] {
+            guard case .subscribe(_, let since) = try StreamRequest.parse(#"{"type":"subscribe","id":"s","since":\#(n)}"#, scope: .unrestricted) else {
+                Issue.record("not a subscribe")
+                continue
+            }
+            #expect(since == Int64(n))
+        }
+        for bad in ["true", "false", "-1", "1.5", "\"3\""] {
+            #expect(throws: (any Error).self, "since: \(bad)") {
+                try StreamRequest.parse(#"{"type":"subscribe","id":"s","since":\#(bad)}"#, scope: .unrestricted)
+            }
+        }
+    }
+
     /// A client on NIO's in-memory channel: what its socket writes is read back as frames.
     func client(queueLimit: Int) -> (StreamClient, EmbeddedChannel) {
         let channel = EmbeddedChannel()

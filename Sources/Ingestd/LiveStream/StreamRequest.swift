@@ -58,7 +58,7 @@ enum StreamRequest {
         }
         var since: Int64?
         if let value = m["since"] {
-            guard !(value is Bool), let d = (value as? NSNumber)?.doubleValue, d.rounded() == d, d >= 0, d < 9e15 else {
+            guard !Self.isJSONBoolean(value), let d = (value as? NSNumber)?.doubleValue, d.rounded() == d, d >= 0, d < 9e15 else {
                 throw fail("since must be a sequence number ≥ 0 (the seq of the last event you saw)")
             }
             since = Int64(d)
@@ -112,5 +112,14 @@ enum StreamRequest {
             if ch.isLetter || ch.isNumber { out.append(ch) } else { out += "\\" + String(ch) }
         }
         return out
+    }
+}
+
+extension StreamRequest {
+    /// Whether JSONSerialization read `true` or `false` here. They come as NSNumbers of type "c";
+    /// `value is Bool` also holds for the numbers 0 and 1, which refused `"since": 0` and `1`.
+    static func isJSONBoolean(_ value: Any) -> Bool {
+        guard let number = value as? NSNumber else { return value is Bool }
+        return String(cString: number.objCType) == "c"
     }
 }
