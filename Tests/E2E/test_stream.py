@@ -5,6 +5,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import socket
 import time
 
@@ -120,6 +121,44 @@ def raw_client(d, rcvbuf=4096):
         mask = os.urandom(4)
         s.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
     return s
+
+
+def metric(d, name):
+    found = re.search(rf"^{name} (\S+)$", d.metrics(), re.M)
+    return float(found.group(1)) if found else None
+
+
+def test_a_client_that_stops_reading_during_its_replay_is_cut_off_and_disconnected(workdir, daemons):
+    # The replay of missed events waits for the client to read it, while its live events wait in
+    # a queue of 16: a client that stops reading mid-replay falls behind like any other and its
+    # connection must end, not stay open with its replay waiting forever.
+    d = start(workdir, daemons, env={"INGESTD_STREAM_CLIENT_QUEUE": "16"})
+    # 20,000 transitions (pending and firing) in the stream log: ≈ 8 MB to replay, more than the
+    # kernel's socket buffers take (tcp_wmem reaches 4 MB here).
+    spend(d, [f"acct-{i:05d}" for i in range(10_000)])
+    wait_for(lambda: (metric(d, "ingestd_stream_events_total") or 0) >= 20_000, 60, "20,000 transitions in the stream log")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", d.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    payload = json.dumps({"type": "subscribe", "id": "late", "since": 0}).encode()
+    mask = os.urandom(4)
+    s.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    wait_for(lambda: metric(d, "ingestd_stream_clients") == 1, 10, "the client connected")
+    time.sleep(2)  # its replay is stuck on the unread socket by now
+    for _ in range(20):
+        status, _ = d.post("/v1/reload", b"")
+        assert status == 200
+    wait_for(lambda: metric(d, "ingestd_stream_slow_clients_total") == 1 and metric(d, "ingestd_stream_clients") == 0,
+             15, "the replaying client cut off and its connection ended")
+    s.close()
+    assert d.get("/healthz")[0] == 200
 
 
 def test_a_client_that_stops_reading_is_cut_off_while_100_others_receive_everything(workdir, daemons):

@@ -34,7 +34,9 @@ final class StreamSocket: Sendable {
     }
 
     /// Queues `messages` like `write` and returns once the last is on the socket: the replay of a
-    /// reconnecting client goes as fast as it reads, not into its queue.
+    /// reconnecting client goes as fast as it reads, not into its queue. Cancelled (the client fell
+    /// behind, or the daemon stops) while a client that stopped reading holds it up, it closes the
+    /// connection: nothing else would end the wait, and no close frame could pass the unread data.
     func writeAndWait(_ messages: [ByteBuffer]) async throws {
         guard let last = messages.last else { return }
         let written = channel.eventLoop.makePromise(of: Void.self)
@@ -42,7 +44,11 @@ final class StreamSocket: Sendable {
             for m in messages.dropLast() { channel.write(Self.frame(m), promise: nil) }
             channel.writeAndFlush(Self.frame(last), promise: written)
         }
-        try await written.futureResult.get()
+        try await withTaskCancellationHandler {
+            try await written.futureResult.get()
+        } onCancel: { [channel] in
+            channel.close(promise: nil)
+        }
     }
 
     private static func frame(_ message: ByteBuffer) -> WebSocketFrame {
