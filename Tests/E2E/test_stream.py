@@ -102,8 +102,9 @@ def test_filters_deliver_exactly_the_matching_events(workdir, daemons):
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
-def raw_client(d, rcvbuf=4096):
-    """A WebSocket client that completes the handshake and then never reads."""
+def raw_client(d, rcvbuf=4096, subscriptions=None):
+    """A WebSocket client that completes the handshake, sends `subscriptions` (default: sixteen
+    to everything) and then never reads."""
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.connect(("127.0.0.1", d.port))
@@ -116,8 +117,8 @@ def raw_client(d, rcvbuf=4096):
     assert head.startswith(b"HTTP/1.1 101"), head
     # Sixteen subscriptions to everything: every event reaches it sixteen times, far more than
     # its queue and the kernel's socket buffers hold.
-    for n in range(16):
-        payload = json.dumps({"type": "subscribe", "id": f"slow{n}"}).encode()
+    for sub in subscriptions or [{"type": "subscribe", "id": f"slow{n}"} for n in range(16)]:
+        payload = json.dumps(sub).encode()
         mask = os.urandom(4)
         s.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
     return s
@@ -137,19 +138,7 @@ def test_a_client_that_stops_reading_during_its_replay_is_cut_off_and_disconnect
     # kernel's socket buffers take (tcp_wmem reaches 4 MB here).
     spend(d, [f"acct-{i:05d}" for i in range(10_000)])
     wait_for(lambda: (metric(d, "ingestd_stream_events_total") or 0) >= 20_000, 60, "20,000 transitions in the stream log")
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(("127.0.0.1", d.port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    payload = json.dumps({"type": "subscribe", "id": "late", "since": 0}).encode()
-    mask = os.urandom(4)
-    s.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    s = raw_client(d, subscriptions=[{"type": "subscribe", "id": "late", "since": 0}])
     wait_for(lambda: metric(d, "ingestd_stream_clients") == 1, 10, "the client connected")
     time.sleep(2)  # its replay is stuck on the unread socket by now
     for _ in range(20):
