@@ -61,6 +61,8 @@ public final class EventParser {
     /// The scanner's remembered key order (`JSONScanner.predictedMembers` per plan node).
     private let predictions: UnsafeMutablePointer<Int32>
     private let labels: UnsafeMutablePointer<UnsafeRawBufferPointer>
+    /// The last event's shape (`JSONSkeleton`), nil when `options.reusesShapes` is off.
+    private let skeleton: JSONSkeleton?
     private let decimals: DecimalParser
     private let currencies: CurrencyTable
     private let creditMarkers: ASCIIKeywordList
@@ -84,6 +86,7 @@ public final class EventParser {
         predictions.initialize(repeating: -1, count: plan.nodes.count * JSONScanner.predictedMembers)
         labels = .allocate(capacity: Self.builtinLabels + options.tagKeys.count)
         labels.initialize(repeating: UnsafeRawBufferPointer(start: nil, count: 0), count: Self.builtinLabels + options.tagKeys.count)
+        skeleton = options.reusesShapes ? JSONSkeleton(capacity: options.maxEventBytes) : nil
         decimals = DecimalParser(maxLength: max(options.maxEventBytes, 0))
         currencies = CurrencyTable(codes: options.currencies, rates: options.conversionRates)
         creditMarkers = ASCIIKeywordList(options.format.creditMarkers)
@@ -134,6 +137,10 @@ public final class EventParser {
             return EventRejection(.oversized, "\(bytes.count) bytes, limit \(options.maxEventBytes)")
         }
         values.update(repeating: .absent, count: plan.leafCount)
+        if let skeleton {
+            if skeleton.match(bytes, values: values) { return nil }
+            values.update(repeating: .absent, count: plan.leafCount)
+        }
         var scanner = JSONScanner(input: bytes, plan: plan, values: values, scratch: scratch, predictions: predictions)
         let top: JSONScanner.Kind
         do {
@@ -144,8 +151,12 @@ public final class EventParser {
         guard top == .object else {
             return EventRejection(.wrongType, "top level: expected an object, got \(Self.describe(top))")
         }
+        skeleton?.learnIfDue(bytes, values: values, leafCount: plan.leafCount)
         return nil
     }
+
+    /// Events read by the shape of an earlier one (`JSONSkeleton`) rather than scanned in full.
+    var eventsReadByShape: Int { skeleton?.matched ?? 0 }
 
     /// The values of the field plan's leaves (`leafCount`) found by the last `scan`; a string's
     /// bytes may be in the parser's scratch, valid until the next call.

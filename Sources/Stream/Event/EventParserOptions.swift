@@ -11,6 +11,9 @@ public struct EventParserOptions: Sendable {
     public var conversionRates: [String: Double]
     /// Larger events are rejected as `.oversized` before they are read.
     public var maxEventBytes: Int
+    /// Read an event by the shape of the one before when it has the same (`JSONSkeleton`).
+    /// Off only to compare against the general scanner in tests and benchmarks.
+    public var reusesShapes = true
 
     public init(
         format: EventFormat = .coststream,

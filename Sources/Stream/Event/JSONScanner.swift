@@ -117,41 +117,12 @@ struct JSONScanner {
             guard p < end, base[p] == UInt8(ascii: "\"") else {
                 throw SyntaxError(offset: p, message: "expected a string key")
             }
-            pos = p + 1
-            var edge: Int32 = -1
-            if node >= 0 {
-                // Events of one feed list their keys in one order: the wanted key found at this
-                // member position last time is tried first, by comparing the raw bytes (a plain
-                // key followed by the closing quote is that key, escapes and all validation
-                // included); on a miss, the key is read and looked up, and remembered.
-                let prediction = predictions.map { $0 + Int(node) * Self.predictedMembers + member }
-                if let prediction, member < Self.predictedMembers, case let e = prediction.pointee, e >= 0,
-                   let after = matchKey(edge: e, at: p + 1) {
-                    edge = e
-                    pos = after
-                } else {
-                    // Decoded keys stay uncommitted in scratch: only needed for the lookup.
-                    let key = try scanString(decode: true)
-                    edge = findEdge(node: node, key: key.start!, count: key.count)
-                    if let prediction, member < Self.predictedMembers {
-                        prediction.pointee = edge >= 0 && edges[Int(edge)].plainKey ? edge : -1
-                    }
-                }
+            if let after = try compactMember(at: p, node: node, member: member) {
                 member &+= 1
+                p = Self.skipWhitespace(base, after, end)
             } else {
-                _ = try scanString(decode: false)
+                p = try generalMember(at: p, node: node, member: &member)
             }
-            p = Self.skipWhitespace(base, pos, end)
-            guard p < end, base[p] == UInt8(ascii: ":") else {
-                throw SyntaxError(offset: p, message: "expected ':' after an object key")
-            }
-            pos = Self.skipWhitespace(base, p + 1, end)
-            if edge >= 0 {
-                try scanMember(edge: edge)
-            } else {
-                _ = try skipValue()
-            }
-            p = Self.skipWhitespace(base, pos, end)
             guard p < end else { throw SyntaxError(offset: p, message: "unterminated object") }
             let c = base[p]
             if c == UInt8(ascii: ",") {
@@ -166,6 +137,113 @@ struct JSONScanner {
         }
         pos = p + 1
         depth -= 1
+    }
+
+    /// One member in compact form, `"key":value` without whitespace, whose key is the one
+    /// predicted at this position (in an object nothing is wanted from: any plain key) and whose
+    /// value is a plain string (printable ASCII, no escapes) or a number: the usual shape of a
+    /// feed's events, read without the general path's key lookup, whitespace loops and value
+    /// dispatch. `p` is the key's opening quote. Returns the index just past the value; nil
+    /// when the member is anything else, with nothing consumed or recorded, and the general path
+    /// reads it. A number it refuses throws the error the general path would, at the same offset.
+    @inline(__always)
+    private mutating func compactMember(at p: Int, node: Int32, member: Int) throws(SyntaxError) -> Int? {
+        let base = self.base, end = self.end
+        var q: Int
+        var leaf: Int32 = -1
+        if node >= 0 {
+            guard let predictions, member < Self.predictedMembers else { return nil }
+            let e = predictions[Int(node) &* Self.predictedMembers &+ member]
+            guard e >= 0, edges[Int(e)].node < 0, let after = matchKey(edge: e, at: p &+ 1) else { return nil }
+            leaf = edges[Int(e)].leaf
+            q = after
+        } else {
+            guard let close = Self.plainStringEnd(base, from: p &+ 1, end: end) else { return nil }
+            q = close &+ 1
+        }
+        guard end &- q >= 2, base[q] == UInt8(ascii: ":") else { return nil }
+        q &+= 1
+        let value: Value
+        let c = base[q]
+        if c == UInt8(ascii: "\"") {
+            guard let close = Self.plainStringEnd(base, from: q &+ 1, end: end) else { return nil }
+            value = Value(kind: .string, start: base + (q &+ 1), count: close &- q &- 1)
+            q = close &+ 1
+        } else if c == UInt8(ascii: "-") || isDigit(c) {
+            pos = q
+            try scanNumber()
+            value = Value(kind: .number, start: base + q, count: pos &- q)
+            q = pos
+        } else {
+            return nil
+        }
+        if leaf >= 0 { values[Int(leaf)] = value }
+        return q
+    }
+
+    /// The index of the closing quote of a string of printable ASCII without escapes whose
+    /// content starts at `start`; nil at the first other byte (escape, control, non-ASCII) or
+    /// at the end of the input.
+    @inline(__always)
+    static func plainStringEnd(_ base: UnsafePointer<UInt8>, from start: Int, end: Int) -> Int? {
+        var p = start
+        while end &- p >= 8 {
+            let special = specialBytes(UInt64(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self)))
+            if special != 0 {
+                p &+= special.trailingZeroBitCount >> 3
+                return base[p] == UInt8(ascii: "\"") ? p : nil
+            }
+            p &+= 8
+        }
+        while p < end {
+            let b = base[p]
+            if b == UInt8(ascii: "\"") { return p }
+            guard b &- 0x20 < 0x60, b != UInt8(ascii: "\\") else { return nil }
+            p &+= 1
+        }
+        return nil
+    }
+
+    /// Any member, at `p` (the key's opening quote); returns the first index after its value
+    /// that is not whitespace.
+    private mutating func generalMember(at p: Int, node: Int32, member: inout Int) throws(SyntaxError) -> Int {
+        let base = self.base, end = self.end
+        var p = p
+        pos = p + 1
+        var edge: Int32 = -1
+        if node >= 0 {
+            // Events of one feed list their keys in one order: the wanted key found at this
+            // member position last time is tried first, by comparing the raw bytes (a plain
+            // key followed by the closing quote is that key, escapes and all validation
+            // included); on a miss, the key is read and looked up, and remembered.
+            let prediction = predictions.map { $0 + Int(node) * Self.predictedMembers + member }
+            if let prediction, member < Self.predictedMembers, case let e = prediction.pointee, e >= 0,
+               let after = matchKey(edge: e, at: p + 1) {
+                edge = e
+                pos = after
+            } else {
+                // Decoded keys stay uncommitted in scratch: only needed for the lookup.
+                let key = try scanString(decode: true)
+                edge = findEdge(node: node, key: key.start!, count: key.count)
+                if let prediction, member < Self.predictedMembers {
+                    prediction.pointee = edge >= 0 && edges[Int(edge)].plainKey ? edge : -1
+                }
+            }
+            member &+= 1
+        } else {
+            _ = try scanString(decode: false)
+        }
+        p = Self.skipWhitespace(base, pos, end)
+        guard p < end, base[p] == UInt8(ascii: ":") else {
+            throw SyntaxError(offset: p, message: "expected ':' after an object key")
+        }
+        pos = Self.skipWhitespace(base, p + 1, end)
+        if edge >= 0 {
+            try scanMember(edge: edge)
+        } else {
+            _ = try skipValue()
+        }
+        return Self.skipWhitespace(base, pos, end)
     }
 
     /// The value of a wanted key. The later of duplicate keys wins, so whatever an earlier one
@@ -282,42 +360,55 @@ struct JSONScanner {
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    @inline(__always)
     private mutating func scanNumber() throws(SyntaxError) {
-        if base[pos] == UInt8(ascii: "-") { pos += 1 }
-        guard pos < end, isDigit(base[pos]) else {
-            throw SyntaxError(offset: pos, message: "invalid number: expected a digit")
+        pos = try Self.numberEnd(base, from: pos, end: end)
+    }
+
+    /// Just past the number starting at `from` (a `-` or a digit).
+    static func numberEnd(_ base: UnsafePointer<UInt8>, from: Int, end: Int) throws(SyntaxError) -> Int {
+        var p = from
+        if base[p] == UInt8(ascii: "-") { p &+= 1 }
+        guard p < end, isDigit(base[p]) else {
+            throw SyntaxError(offset: p, message: "invalid number: expected a digit")
         }
-        if base[pos] == UInt8(ascii: "0") {
-            pos += 1
-            if pos < end && isDigit(base[pos]) {
-                throw SyntaxError(offset: pos, message: "invalid number: leading zero")
+        if base[p] == UInt8(ascii: "0") {
+            p &+= 1
+            if p < end && isDigit(base[p]) {
+                throw SyntaxError(offset: p, message: "invalid number: leading zero")
             }
         } else {
-            skipDigits()
+            p = digitsEnd(base, from: p, end: end)
         }
-        if pos < end && base[pos] == UInt8(ascii: ".") {
-            pos += 1
-            guard pos < end, isDigit(base[pos]) else {
-                throw SyntaxError(offset: pos, message: "invalid number: expected a digit after '.'")
+        if p < end && base[p] == UInt8(ascii: ".") {
+            p &+= 1
+            guard p < end, isDigit(base[p]) else {
+                throw SyntaxError(offset: p, message: "invalid number: expected a digit after '.'")
             }
-            skipDigits()
+            p = digitsEnd(base, from: p, end: end)
         }
-        if pos < end && (base[pos] | 0x20) == UInt8(ascii: "e") {
-            pos += 1
-            if pos < end && (base[pos] == UInt8(ascii: "+") || base[pos] == UInt8(ascii: "-")) { pos += 1 }
-            guard pos < end, isDigit(base[pos]) else {
-                throw SyntaxError(offset: pos, message: "invalid number: expected a digit in the exponent")
+        if p < end && (base[p] | 0x20) == UInt8(ascii: "e") {
+            p &+= 1
+            if p < end && (base[p] == UInt8(ascii: "+") || base[p] == UInt8(ascii: "-")) { p &+= 1 }
+            guard p < end, isDigit(base[p]) else {
+                throw SyntaxError(offset: p, message: "invalid number: expected a digit in the exponent")
             }
-            skipDigits()
+            p = digitsEnd(base, from: p, end: end)
         }
+        return p
     }
 
     @inline(__always)
-    private func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }
+    private static func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }
 
     @inline(__always)
-    private mutating func skipDigits() {
-        while pos < end && isDigit(base[pos]) { pos += 1 }
+    private func isDigit(_ b: UInt8) -> Bool { Self.isDigit(b) }
+
+    @inline(__always)
+    private static func digitsEnd(_ base: UnsafePointer<UInt8>, from: Int, end: Int) -> Int {
+        var p = from
+        while p < end && isDigit(base[p]) { p &+= 1 }
+        return p
     }
 
     /// The first index from `from` on that is not JSON whitespace (space, tab, LF, CR).
