@@ -22,6 +22,12 @@ let package = Package(
             path: "StreamFanout"
         ),
         .target(name: "CEpoll", path: "CEpoll"),
+        // parse+apply on one thread without the runner, for instruction counts under valgrind.
+        .executableTarget(
+            name: "IngestInstructions",
+            dependencies: [.product(name: "Stream", package: "ingestd")],
+            path: "IngestInstructions"
+        ),
         .executableTarget(
             name: "IngestdBenchmarks",
             dependencies: [
