@@ -7,7 +7,7 @@ import Logging
 /// exactly what `EventIngestor.ingest` gives line after line — the same rejections with the same
 /// details in the same order, the same counts and the same buckets — across batch boundaries,
 /// escaped labels (decoded into the parser's scratch, which the next line overwrites), labels
-/// larger than a batch's arena, field rejections (read on the applying thread), store rejections
+/// larger than a batch's arena, field rejections, store rejections
 /// and reader errors.
 @Suite("ReplayPipeline")
 struct ReplayPipelineTests {
@@ -27,7 +27,7 @@ struct ReplayPipelineTests {
             if i % 29 == 0 { out.append(event("acct1", "S3", "2026-05-01T00:00:00Z", "1")) }  // too old by then
             if i % 31 == 0 { out.append("") }
             if i % 37 == 0 { out.append(event(String(repeating: "long", count: 100), "S3", ts, "2")) }  // > an arena
-            // Field checks run on the applying thread: the first failing one, in parse's order.
+            // Field checks: the first failing one, in parse's order.
             if i % 41 == 0 { out.append(event("acct2", "S3", "yesterday", "1", currency: "XYZ")) }
             if i % 43 == 0 { out.append(event("acct2", "S3", ts, "-1")) }
             if i % 47 == 0 { out.append(event("acct2", "S3", ts, "\"12,5\"", currency: "XYZ")) }

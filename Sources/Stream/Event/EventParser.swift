@@ -128,11 +128,10 @@ public final class EventParser {
         return readFields()
     }
 
-    /// The first half of `parse`: size, JSON syntax, a top-level object. The values it found are
-    /// `leaf(_:)` until the next call. `ReplayPipeline` scans on one thread and reads the fields
-    /// (`readFields(loading:)`) on another, which otherwise idles half of the time.
+    /// The first half of `parse`: size, JSON syntax, a top-level object, and the values found
+    /// for the field plan's leaves.
     @inline(__always)
-    func scan(_ bytes: UnsafeRawBufferPointer) -> EventRejection? {
+    private func scan(_ bytes: UnsafeRawBufferPointer) -> EventRejection? {
         guard bytes.count <= options.maxEventBytes else {
             return EventRejection(.oversized, "\(bytes.count) bytes, limit \(options.maxEventBytes)")
         }
@@ -157,21 +156,6 @@ public final class EventParser {
 
     /// Events read by the shape of an earlier one (`JSONSkeleton`) rather than scanned in full.
     var eventsReadByShape: Int { skeleton?.matched ?? 0 }
-
-    /// The values of the field plan's leaves (`leafCount`) found by the last `scan`; a string's
-    /// bytes may be in the parser's scratch, valid until the next call.
-    var leafCount: Int { plan.leafCount }
-
-    @inline(__always)
-    func leaf(_ index: Int) -> JSONScanner.Value { values[index] }
-
-    /// The second half of `parse`, on the leaves another parser with the same options scanned:
-    /// `load` writes all `leafCount` of them. Same checks in the same order, same rejections.
-    @inline(__always)
-    func readFields(loading load: (UnsafeMutablePointer<JSONScanner.Value>) -> Void) -> EventRejection? {
-        load(values)
-        return readFields()
-    }
 
     // MARK: - Fields
 

@@ -1,42 +1,45 @@
-/// Events scanned on one thread and read and applied on another (`ReplayPipeline`): each
-/// event's line copied whole into one arena (plus any string the scanner decoded), where its
-/// values for the field plan's leaves are (kind, offset, length), and the scanner's rejections. Allocated once and reused for every batch; only a rejection
-/// allocates (its detail text).
+/// Events parsed on one thread and applied on another (`ReplayPipeline`): numbers, label bytes
+/// and the resource id (for the contributors) copied into one arena, and the parser's
+/// rejections. Allocated once and reused for every batch; only a rejection allocates (its
+/// detail text).
 ///
 /// Unchecked exclusivity: a batch belongs to one thread at a time (the semaphores hand it over),
 /// and the runtime's access checks on these fields were 4% of a replay.
 final class ParsedEventBatch: @unchecked Sendable {
     let capacity: Int
-    let leafCount: Int
-    /// Events (scanned or rejected) in the batch, in line order.
+    let labelCount: Int
+    /// Events (parsed or rejected) in the batch, in line order.
     @exclusivity(unchecked) var count = 0
+    let timestamps: UnsafeMutablePointer<Int64>
+    let costs: UnsafeMutablePointer<Double>
     let lineNumbers: UnsafeMutablePointer<Int>
-    /// Event i's leaf j has kind kinds[i * leafCount + j], its bytes start at arena offset
-    /// bounds[i * 2 * leafCount + j] and count bounds[i * 2 * leafCount + leafCount + j].
-    let kinds: UnsafeMutablePointer<JSONScanner.Kind>
+    /// Event i's label j is arena[bounds[i * stride + j] ..< bounds[… + j + 1]]; its resource id
+    /// follows its labels (j = labelCount). stride = labelCount + 2.
     let bounds: UnsafeMutablePointer<Int>
     @exclusivity(unchecked) private(set) var arena: UnsafeMutablePointer<UInt8>
     @exclusivity(unchecked) private(set) var arenaCapacity: Int
     @exclusivity(unchecked) private var arenaUsed = 0
-    /// The scanner's rejections, by event index, ascending.
+    /// The parser's rejections, by event index, ascending.
     @exclusivity(unchecked) var rejections: [(index: Int, rejection: EventRejection)] = []
     /// Set on the last batch of the input (possibly empty), with the reader's error if it failed.
     @exclusivity(unchecked) var isLast = false
     @exclusivity(unchecked) var error: Error?
 
-    init(capacity: Int, leafCount: Int, arenaBytes: Int) {
+    init(capacity: Int, labelCount: Int, arenaBytes: Int) {
         self.capacity = capacity
-        self.leafCount = leafCount
+        self.labelCount = labelCount
+        timestamps = .allocate(capacity: capacity)
+        costs = .allocate(capacity: capacity)
         lineNumbers = .allocate(capacity: capacity)
-        kinds = .allocate(capacity: max(capacity * leafCount, 1))
-        bounds = .allocate(capacity: max(capacity * 2 * leafCount, 1))
+        bounds = .allocate(capacity: capacity * (labelCount + 2))
         arenaCapacity = max(arenaBytes, 1)
         arena = .allocate(capacity: arenaCapacity)
     }
 
     deinit {
+        timestamps.deallocate()
+        costs.deallocate()
         lineNumbers.deallocate()
-        kinds.deallocate()
         bounds.deallocate()
         arena.deallocate()
     }
@@ -51,73 +54,66 @@ final class ParsedEventBatch: @unchecked Sendable {
 
     var isFull: Bool { count == capacity }
 
-    /// Whether `bytes` more bytes fit without growing the arena.
+    /// Whether `bytes` more label bytes fit without growing the arena.
     @inline(__always)
-    func fits(bytes: Int) -> Bool { arenaUsed + bytes <= arenaCapacity }
+    func fits(labelBytes bytes: Int) -> Bool { arenaUsed + bytes <= arenaCapacity }
 
-    /// At least the bytes `append` copies for `line`: the line itself, and the strings the
-    /// scanner decoded into its scratch (those with escapes), never longer than their source.
+    /// Appends the event the parser holds (its labels and resource id copied; `labelBytes` counts
+    /// both). The caller checked `isFull`; an
+    /// event larger than the whole arena grows it (an empty batch, so nothing moves).
     @inline(__always)
-    static func bytesBound(line: UnsafeRawBufferPointer) -> Int { 2 * line.count }
-
-    /// Appends `line`, which `parser` scanned last (`bytes` from `bytesBound(line:)`): the line is
-    /// copied whole (one copy instead of one per value) and each value kept as its offset in it.
-    /// The caller checked `isFull`; an event larger than the whole arena grows it (an empty
-    /// batch, so nothing moves).
-    @inline(__always)
-    func append(_ parser: EventParser, line: UnsafeRawBufferPointer, bytes: Int, number: Int) {
-        if !fits(bytes: bytes) {
+    func append(_ parser: EventParser, labelBytes: Int, line: Int) {
+        if !fits(labelBytes: labelBytes) {
             precondition(arenaUsed == 0, "append to a batch whose arena is full")
             arena.deallocate()
-            arenaCapacity = bytes
+            arenaCapacity = labelBytes
             arena = .allocate(capacity: arenaCapacity)
         }
         let i = count
-        let k = kinds + i * leafCount
-        let b = bounds + i * 2 * leafCount
-        let lineOffset = arenaUsed
-        if let source = line.baseAddress, line.count > 0 {
-            UnsafeMutableRawPointer(arena + lineOffset).copyMemory(from: source, byteCount: line.count)
-        }
-        arenaUsed += line.count
-        let start = line.baseAddress.map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) }
-        for j in 0..<leafCount {
-            let v = parser.leaf(j)
-            k[j] = v.kind
-            if let s = v.start, let start, v.count > 0 {
-                if s >= start && s < start + line.count {
-                    b[j] = lineOffset + (s - start)
-                } else {
-                    // Decoded into the scanner's scratch: copied on its own.
-                    (arena + arenaUsed).update(from: s, count: v.count)
-                    b[j] = arenaUsed
-                    arenaUsed += v.count
-                }
-            } else {
-                b[j] = lineOffset
+        let b = bounds + i * (labelCount + 2)
+        b[0] = arenaUsed
+        for j in 0...labelCount {
+            let v = j < labelCount ? parser.labelValue(j) : parser.resourceId
+            if let source = v.baseAddress, v.count > 0 {
+                UnsafeMutableRawPointer(arena + arenaUsed).copyMemory(from: source, byteCount: v.count)
+                arenaUsed += v.count
             }
-            b[leafCount + j] = v.count
+            b[j + 1] = arenaUsed
         }
-        lineNumbers[i] = number
+        timestamps[i] = parser.timestampMillis
+        costs[i] = parser.cost
+        lineNumbers[i] = line
         count = i + 1
     }
 
     func appendRejection(_ rejection: EventRejection, line: Int) {
         let i = count
-        (bounds + i * 2 * leafCount).update(repeating: 0, count: 2 * leafCount)
-        (kinds + i * leafCount).update(repeating: .absent, count: leafCount)
+        let b = bounds + i * (labelCount + 2)
+        for j in 0...(labelCount + 1) { b[j] = arenaUsed }
         rejections.append((i, rejection))
         lineNumbers[i] = line
         count = i + 1
     }
 
-    /// Event i's leaves, pointing into the arena (valid until the batch is reset).
     @inline(__always)
-    func loadLeaves(_ i: Int, into values: UnsafeMutablePointer<JSONScanner.Value>) {
-        let k = kinds + i * leafCount
-        let b = bounds + i * 2 * leafCount
-        for j in 0..<leafCount {
-            values[j] = JSONScanner.Value(kind: k[j], start: UnsafePointer(arena + b[j]), count: b[leafCount + j])
+    func labels(_ i: Int) -> Labels {
+        Labels(arena: arena, bounds: bounds + i * (labelCount + 2), labelCount: labelCount)
+    }
+
+    /// One event's labels and resource id, where the arena holds them.
+    struct Labels: LabelSource {
+        let arena: UnsafeMutablePointer<UInt8>
+        let bounds: UnsafeMutablePointer<Int>
+        let labelCount: Int
+
+        @inline(__always)
+        func labelValue(_ index: Int) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(start: arena + bounds[index], count: bounds[index + 1] - bounds[index])
+        }
+
+        @inline(__always)
+        var contributorId: UnsafeRawBufferPointer? {
+            UnsafeRawBufferPointer(start: arena + bounds[labelCount], count: bounds[labelCount + 1] - bounds[labelCount])
         }
     }
 }

@@ -1,10 +1,10 @@
 import Foundation
 
-/// `ingest` for a whole NDJSON file on two cores: a second thread reads lines and scans their
-/// JSON into batches (`ParsedEventBatch`: each line copied, and where its values are), the
-/// caller's thread reads the fields (decimal, timestamp, currency, with a parser of its own) and
-/// applies them to the shard, in line order: scanning is the larger half. A bounded ring of
-/// `depth` batches is handed back and forth, so nothing is allocated per event and the scanner
+/// `ingest` for a whole NDJSON file on two cores: a second thread reads and parses lines into
+/// batches (`ParsedEventBatch`: numbers and copied label bytes), the caller's thread applies
+/// them to the shard (series lookup included), in line order. With events read by the shape of
+/// the one before (`JSONSkeleton`), the two halves take about the same time. A bounded ring of
+/// `depth` batches is handed back and forth, so nothing is allocated per event and the parser
 /// runs at most `depth` batches ahead.
 ///
 /// The result is the same as `EventIngestor.ingest` line after line: the same events counted,
@@ -36,11 +36,9 @@ public struct ReplayPipeline {
             return
         }
         let batches = (0..<max(depth, 2)).map { _ in
-            ParsedEventBatch(capacity: max(batchSize, 1), leafCount: parser.leafCount,
-                             arenaBytes: max(batchSize, 1) * 320)
+            ParsedEventBatch(capacity: max(batchSize, 1), labelCount: parser.labelCount,
+                             arenaBytes: max(batchSize, 1) * 128)
         }
-        // This thread's own parser: the scanning one's scratch and caches belong to the other.
-        let fields = EventParser(options: parser.options)
         let handoff = Handoff(batches: batches)
         let parsing = ParseTask(reader: reader, parser: parser, handoff: handoff)
         let finished = DispatchSemaphore(value: 0)
@@ -69,12 +67,9 @@ public struct ReplayPipeline {
                     rejectedAt = nextRejection < rejections.count ? rejections[nextRejection].index : .max
                     ingestor.reject(parsed: rejection, writer: writer, position: position, nowMillis: 0)
                     each(rejection)
-                } else if let rejection = fields.readFields(loading: { batch.loadLeaves(i, into: $0) }) {
-                    ingestor.reject(parsed: rejection, writer: writer, position: position, nowMillis: 0)
-                    each(rejection)
                 } else {
-                    each(ingestor.apply(parsed: fields, timestampMillis: fields.timestampMillis,
-                                        cost: fields.cost, writer: writer, position: position, nowMillis: 0))
+                    each(ingestor.apply(parsed: batch.labels(i), timestampMillis: batch.timestamps[i],
+                                        cost: batch.costs[i], writer: writer, position: position, nowMillis: 0))
                 }
             }
             let last = batch.isLast
@@ -100,7 +95,7 @@ public struct ReplayPipeline {
         }
     }
 
-    /// The second thread's work: read, scan, fill batches in ring order.
+    /// The second thread's work: read, parse, fill batches in ring order.
     private final class ParseTask: @unchecked Sendable {  // used by the parse thread only, then joined
         let reader: NDJSONReader
         let parser: EventParser
@@ -119,13 +114,15 @@ public struct ReplayPipeline {
                 try reader.forEachLine { line, number in
                     var batch = position.batch
                     if batch.isFull { batch = position.handOff() }
-                    if let rejection = parser.scan(line) {
+                    if let rejection = parser.parse(line) {
                         batch.appendRejection(rejection, line: number)
                         return
                     }
-                    let bytes = ParsedEventBatch.bytesBound(line: line)
-                    if !batch.fits(bytes: bytes) && batch.count > 0 { batch = position.handOff() }
-                    batch.append(parser, line: line, bytes: bytes, number: number)
+                    var labelBytes = 0
+                    for j in 0..<parser.labelCount { labelBytes &+= parser.labelValue(j).count }
+                    labelBytes &+= parser.resourceId.count
+                    if !batch.fits(labelBytes: labelBytes) && batch.count > 0 { batch = position.handOff() }
+                    batch.append(parser, labelBytes: labelBytes, line: number)
                 }
             } catch {
                 position.batch.error = error
