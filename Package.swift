@@ -36,11 +36,13 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         // curl_easy_setopt/getinfo are variadic: Swift calls these typed wrappers instead.
         .target(name: "CCurlShim", dependencies: ["CCurl"], path: "Sources/CCurlShim"),
+        // Vector byte classification (SSE2) for the JSON string scanner.
+        .target(name: "CByteScan", path: "Sources/CByteScan"),
 
         .target(
             name: "Stream",
             dependencies: [
-                "CRdKafka", "CSQLite3", "CCurlShim",
+                "CRdKafka", "CSQLite3", "CCurlShim", "CByteScan",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),

@@ -1,3 +1,5 @@
+import CByteScan
+
 /// A one-pass byte-level JSON reader: validates a whole JSON text against RFC 8259 and, on the
 /// way, records the values found at the key paths of an `EventFieldPlan`. Everything else is
 /// validated and skipped without being materialised.
@@ -187,6 +189,14 @@ struct JSONScanner {
     @inline(__always)
     static func plainStringEnd(_ base: UnsafePointer<UInt8>, from start: Int, end: Int) -> Int? {
         var p = start
+        while end &- p >= 16 {
+            let special = cbytescan_string_specials16(base + p)
+            if special != 0 {
+                p &+= special.trailingZeroBitCount
+                return base[p] == UInt8(ascii: "\"") ? p : nil
+            }
+            p &+= 16
+        }
         while end &- p >= 8 {
             let special = specialBytes(UInt64(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self)))
             if special != 0 {
