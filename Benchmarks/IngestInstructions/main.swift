@@ -1,16 +1,20 @@
 // parse+apply over an NDJSON file, on one thread, without the benchmark runner: for counting
 // instructions under valgrind (deterministic, where wall time on this machine swings by 2×).
-//   valgrind --tool=callgrind .build/release/IngestInstructions events.ndjson [passes] [scan]
+//   valgrind --tool=callgrind .build/release/IngestInstructions events.ndjson [passes] [scan,general]
+// scan: parse only, no apply; general: every event scanned in full (no JSONSkeleton).
 import Foundation
 import Stream
 
 let args = CommandLine.arguments
 guard args.count >= 2, let data = FileManager.default.contents(atPath: args[1]) else {
-    FileHandle.standardError.write(Data("usage: IngestInstructions FILE.ndjson [passes] [scan]\n".utf8))
+    FileHandle.standardError.write(Data("usage: IngestInstructions FILE.ndjson [passes] [scan,general]\n".utf8))
     exit(2)
 }
 let passes = args.count >= 3 ? Int(args[2]) ?? 1 : 1
-let scanOnly = args.count >= 4 && args[3] == "scan"
+let modes = args.count >= 4 ? args[3].split(separator: ",").map(String.init) : []
+let scanOnly = modes.contains("scan")
+var options = EventParserOptions()
+options.reusesShapes = !modes.contains("general")
 let bytes = [UInt8](data)
 var bounds: [Range<Int>] = []
 var start = 0
@@ -18,7 +22,7 @@ for i in bytes.indices where bytes[i] == UInt8(ascii: "\n") {
     bounds.append(start..<i)
     start = i + 1
 }
-let parser = EventParser(options: EventParserOptions())
+let parser = EventParser(options: options)
 let store = WindowStore(configuration: StoreConfiguration())
 let shard = store.shard("replay")
 var counted = 0

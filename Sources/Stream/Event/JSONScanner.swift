@@ -188,23 +188,7 @@ struct JSONScanner {
     /// at the end of the input.
     @inline(__always)
     static func plainStringEnd(_ base: UnsafePointer<UInt8>, from start: Int, end: Int) -> Int? {
-        var p = start
-        while end &- p >= 16 {
-            let special = cbytescan_string_specials16(base + p)
-            if special != 0 {
-                p &+= special.trailingZeroBitCount
-                return base[p] == UInt8(ascii: "\"") ? p : nil
-            }
-            p &+= 16
-        }
-        while end &- p >= 8 {
-            let special = specialBytes(UInt64(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self)))
-            if special != 0 {
-                p &+= special.trailingZeroBitCount >> 3
-                return base[p] == UInt8(ascii: "\"") ? p : nil
-            }
-            p &+= 8
-        }
+        var p = plainRunEnd(base, from: start, end: end)
         while p < end {
             let b = base[p]
             if b == UInt8(ascii: "\"") { return p }
@@ -445,27 +429,37 @@ struct JSONScanner {
     /// input when it has no escapes, else bytes decoded into scratch at `scratchUsed` (not
     /// committed; `scanValue` commits).
     ///
-    /// Inlined fast path: printable ASCII up to the closing quote, 8 bytes at a time. Anything
-    /// else (escapes, non-ASCII, the last few bytes of the input) takes `scanStringSlow`.
+    /// Inlined fast path: printable ASCII up to the closing quote, 16 or 8 bytes at a time.
+    /// Anything else (escapes, non-ASCII, the last few bytes of the input) takes `scanStringSlow`.
     @inline(__always)
     private mutating func scanString(decode: Bool) throws(SyntaxError) -> Value {
         let base = self.base  // locals, not `self.…`: the loop then runs in registers
         let start = pos
-        var p = pos
-        while end - p >= 8 {
-            let word = UInt64(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self))
-            let special = Self.specialBytes(word)
-            if special != 0 {
-                p += special.trailingZeroBitCount >> 3
-                if base[p] == UInt8(ascii: "\"") {
-                    pos = p + 1
-                    return Value(kind: .string, start: base + start, count: p - start)
-                }
-                break
-            }
-            p += 8
+        let p = Self.plainRunEnd(base, from: start, end: end)
+        if p < end && base[p] == UInt8(ascii: "\"") {
+            pos = p + 1
+            return Value(kind: .string, start: base + start, count: p - start)
         }
         return try scanStringSlow(from: start, at: p, decode: decode)
+    }
+
+    /// The first byte from `from` on that ends a plain string (`specialBytes`: a quote, a
+    /// backslash, a control or non-ASCII byte), 16 bytes at a time (SSE2), then 8; where fewer
+    /// than 8 bytes remain without one, the index after the last whole step.
+    @inline(__always)
+    static func plainRunEnd(_ base: UnsafePointer<UInt8>, from: Int, end: Int) -> Int {
+        var p = from
+        while end &- p >= 16 {
+            let special = cbytescan_string_specials16(base + p)
+            if special != 0 { return p &+ special.trailingZeroBitCount }
+            p &+= 16
+        }
+        while end &- p >= 8 {
+            let special = specialBytes(UInt64(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self)))
+            if special != 0 { return p &+ special.trailingZeroBitCount >> 3 }
+            p &+= 8
+        }
+        return p
     }
 
     /// `scanString` from `p` on, one byte at a time; `start` is where the content began.
