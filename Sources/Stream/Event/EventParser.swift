@@ -136,7 +136,7 @@ public final class EventParser {
             return EventRejection(.oversized, "\(bytes.count) bytes, limit \(options.maxEventBytes)")
         }
         values.update(repeating: .absent, count: plan.leafCount)
-        if let skeleton {
+        if let skeleton, skeleton.isWorthTrying {
             if skeleton.match(bytes, values: values) { return nil }
             values.update(repeating: .absent, count: plan.leafCount)
         }
@@ -156,6 +156,8 @@ public final class EventParser {
 
     /// Events read by the shape of an earlier one (`JSONSkeleton`) rather than scanned in full.
     var eventsReadByShape: Int { skeleton?.matched ?? 0 }
+    /// Events tried by a shape (read by it or not).
+    var eventsTriedByShape: Int { skeleton?.tried ?? 0 }
 
     // MARK: - Fields
 
