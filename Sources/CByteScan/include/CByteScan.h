@@ -1,7 +1,7 @@
 // Sixteen bytes at a time for the JSON string scanner: Swift has no portable way to turn a
 // vector comparison into a bit mask (x86 PMOVMSKB). Header-only, so the function is inlined into
-// the Swift caller. JSONSkeleton's string scan: 6.9 instructions per 16 bytes here against 15 per
-// 8 bytes with 64-bit SWAR in Swift.
+// the Swift caller. The string loop of the shape reader (JSONSkeleton), under callgrind: 11
+// instructions per 16 bytes this way, 15 per 8 bytes with 64-bit SWAR in Swift.
 #ifndef CBYTESCAN_H
 #define CBYTESCAN_H
 
