@@ -140,6 +140,18 @@ import Testing
         #expect(parsers.shaped.eventsReadByShape == 0)
     }
 
+    @Test func eventsLargerThanAMebibyteAreNotLearned() {
+        var options = Self.options
+        options.maxEventBytes = 4 << 20
+        var general = options
+        general.reusesShapes = false
+        let parsers = (shaped: EventParser(options: options), general: EventParser(options: general))
+        let big = #"{"accountId":"1","service":""# + String(repeating: "s", count: 1_200_000) + #"","cost":1,"timestamp":1780272002}"#
+        let small = #"{"accountId":"1","service":"S","cost":1,"timestamp":1780272002}"#
+        Self.compare([big, big, small, small], parsers)
+        #expect(parsers.shaped.eventsReadByShape == 1, "only the second small one")
+    }
+
     @Test func aByteOrderMarkAndWhitespaceArePartOfTheShape() {
         let parsers = Self.pair()
         let lines = [

@@ -50,10 +50,14 @@ final class JSONSkeleton {
     private let slots: UnsafeMutablePointer<Slot>
     private let state: UnsafeMutablePointer<State>
 
-    /// `capacity`: the largest input that can be learned (the parser's `maxEventBytes`).
+    /// Larger events are not learned: they gain little, and offsets stay within Int32.
+    static let maxLearnedBytes = 1 << 20
+
+    /// `capacity`: the largest input that can be learned (the parser's `maxEventBytes`, at most
+    /// `maxLearnedBytes`).
     init(capacity: Int) {
-        self.capacity = max(capacity, 0)
-        fixed = .allocate(capacity: max(capacity, 1))
+        self.capacity = min(max(capacity, 0), Self.maxLearnedBytes)
+        fixed = .allocate(capacity: max(self.capacity, 1))
         slots = .allocate(capacity: Self.maxValues + 1)
         state = .allocate(capacity: 1)
         state.initialize(to: State())
