@@ -314,21 +314,19 @@ struct KafkaClientConfigurationTests {
 
     /// The dead-letter copies' bound (issue 12): with librdkafka's queue full (no broker to send
     /// to), `produce` gives up with `_QUEUE_FULL` after the wait it was given instead of retrying
-    /// for ever, and what was queued before stays queued.
+    /// for ever. (Not checked by `queuedMessages`: librdkafka counts its error events there too.)
     @Test func aFullProducerQueueFailsAfterTheGivenWait() throws {
         let producer = try KafkaProducer(properties: [
             "bootstrap.servers": "127.0.0.1:1", "queue.buffering.max.messages": "1", "message.timeout.ms": "60000",
         ])
         let value: [UInt8] = Array("dead letter".utf8)
         try value.withUnsafeBytes { try producer.produce(topic: "dead-letters", key: nil, value: $0, queueFullWaitMilliseconds: 100) }
-        #expect(producer.queuedMessages == 1)
         do {
             try value.withUnsafeBytes { try producer.produce(topic: "dead-letters", key: nil, value: $0, queueFullWaitMilliseconds: 100) }
             Issue.record("a second message fit a queue of one")
         } catch {
             #expect((error as? KafkaError)?.name == "_QUEUE_FULL", "\(error)")
         }
-        #expect(producer.queuedMessages == 1)
     }
 
     @Test func offsetConstantsAreLibrdkafkas() {
