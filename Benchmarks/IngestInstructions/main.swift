@@ -1,7 +1,10 @@
 // parse+apply over an NDJSON file, on one thread, without the benchmark runner: for counting
 // instructions under valgrind (deterministic, where wall time on this machine swings by 2×).
-//   valgrind --tool=callgrind .build/release/IngestInstructions events.ndjson [passes] [scan,general]
-// scan: parse only, no apply; general: every event scanned in full (no JSONSkeleton).
+//   swift build -c release --product IngestInstructions
+//   strip --strip-debug -o /tmp/ii .build/release/IngestInstructions   (valgrind 3.19 cannot read Swift's DWARF)
+//   valgrind --tool=callgrind /tmp/ii events.ndjson [passes] [scan,general]
+// scan: parse only, no apply; general: every event scanned in full (no JSONSkeleton). Subtract a
+// run with 0 passes (loading and splitting the file) before dividing by the events.
 import Foundation
 import Stream
 
