@@ -7,18 +7,6 @@ import Testing
 /// exactly the model's buckets, and the eviction callback must see exactly the model's evictions.
 @Suite("BucketRing against a model")
 struct BucketRingModelTests {
-    /// A deterministic generator (SplitMix64): a failure replays with the same seed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     struct Model {
         let capacity: Int64
         var head: Int64?
@@ -47,7 +35,7 @@ struct BucketRingModelTests {
     @Test("random walks, with and without the eviction callback", arguments: [1, 2, 5, 7, 64])
     func randomWalks(capacity: Int) {
         for seed in UInt64(1)...40 {
-            var random = SplitMix(state: seed &* 7919 &+ UInt64(capacity))
+            var random = SplitMix64(seed: seed &* 7919 &+ UInt64(capacity))
             let observed = seed % 2 == 0
             let ring = BucketRing(resolution: Resolution(stepSeconds: 60, buckets: capacity))
             ring.addSeries()

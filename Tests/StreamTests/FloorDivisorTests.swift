@@ -15,7 +15,7 @@ struct FloorDivisorTests {
     @Test("agrees with exact floor division", arguments: [Int64(1), 2, 7, 840, 2880, 60_000, 3_600_000, 86_400_000, 366 * 86_400_000, 1 << 40, .max])
     func agrees(divisor d: Int64) {
         let divisor = FloorDivisor(d)
-        var random = BucketRingModelTests.SplitMix(state: UInt64(bitPattern: d))
+        var random = SplitMix64(seed: UInt64(bitPattern: d))
         var samples: [Int64] = [0, 1, -1, .max, .min, .min + 1, .max - 1, 1 << 52, -(1 << 52), (1 << 52) - 1, -(1 << 52) + 1]
         for _ in 0..<20_000 {
             let magnitude = Int64.random(in: 0...62, using: &random)
